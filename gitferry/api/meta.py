@@ -1,0 +1,142 @@
+"""Object identity, durations and status conditions shared by every kind."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from gitferry.errors import InvalidObjectError
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration string as Flux accepts it: ``1m30s``, ``5m``, ``500ms``, ``1h``."""
+    value = text.strip()
+    if value in ("0", ""):
+        return 0.0
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(value):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(value) or pos == 0:
+        raise ValueError(f"invalid duration {text!r} (expected a Go duration such as 30s, 5m, 1h)")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of parse_duration for whole seconds, in Go's style (``1m30s``)."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return out + (f"{secs}s" if secs or not out else "")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def timestamp(moment: datetime | None = None) -> str:
+    """RFC 3339 in UTC with second precision, as Kubernetes writes times."""
+    return (moment or now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, order=True)
+class ObjectKey:
+    """Identity of an object: kind, namespace and name. Printed as ``Kind/namespace/name``."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+    @classmethod
+    def of(cls, obj: dict[str, Any], default_namespace: str = "") -> ObjectKey:
+        meta = obj.get("metadata") or {}
+        return cls(str(obj.get("kind", "")), str(meta.get("namespace") or default_namespace), str(meta.get("name", "")))
+
+    @classmethod
+    def parse(cls, text: str) -> ObjectKey:
+        parts = text.split("/")
+        if len(parts) == 3:
+            return cls(*parts)
+        if len(parts) == 2:
+            return cls(parts[0], "", parts[1])
+        raise ValueError(f"invalid object reference {text!r} (expected Kind/namespace/name)")
+
+
+class Model(BaseModel):
+    """Base for Kubernetes-style models: camelCase fields, unknown fields rejected."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class ObjectMeta(Model):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    namespace: str = Field(
+        default="flux-system", min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    )
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    generation: int = 0
+
+
+class LocalRef(Model):
+    name: str
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(Model):
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str = ""
+    last_transition_time: str = Field(default_factory=timestamp)
+    observed_generation: int = 0
+
+
+def set_condition(conditions: list[Condition], new: Condition) -> list[Condition]:
+    """Replace the condition of the same type, keeping its transition time if status is unchanged."""
+    out: list[Condition] = []
+    for old in conditions:
+        if old.type == new.type:
+            if old.status == new.status:
+                new = new.model_copy(update={"last_transition_time": old.last_transition_time})
+            continue
+        out.append(old)
+    out.append(new)
+    return sorted(out, key=lambda c: ["Ready", "Reconciling", "Stalled"].index(c.type) if c.type in ("Ready", "Reconciling", "Stalled") else 99)
+
+
+def get_condition(conditions: list[Condition], type_: str) -> Condition | None:
+    return next((c for c in conditions if c.type == type_), None)
+
+
+def validation_message(kind: str, name: str, origin: str, error: Any) -> str:
+    """One sentence per pydantic error naming the object, the file and the field path."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"])
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        parts.append(f"field {field}: {message}")
+    where = f" in {origin}" if origin else ""
+    return f"{kind} {name}{where}: " + "; ".join(parts)
+
+
+def raise_invalid(kind: str, name: str, origin: str, error: Any) -> None:
+    raise InvalidObjectError(validation_message(kind, name, origin, error)) from error

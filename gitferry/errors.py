@@ -1,0 +1,62 @@
+"""The exception tree. Each adapter maps its failures here at its boundary, with ``from e``.
+
+    GitferryError
+    ├── InvalidObjectError      a user's object or manifest is wrong (permanent until Git changes)
+    │   └── UnsupportedError     a field or kind gitferry does not implement yet
+    ├── CommandError            an external tool (git, kustomize, podman) failed
+    │   ├── GitError
+    │   ├── RenderError          kustomize build or substitution failed
+    │   └── PodmanError
+    ├── DependencyNotReadyError  a dependsOn/sourceRef is not ready yet (retry later)
+    └── StoreError
+
+Reconcilers tell retryable from permanent with ``is_permanent``.
+"""
+
+from __future__ import annotations
+
+
+class GitferryError(Exception):
+    """Root of every error gitferry raises on purpose."""
+
+
+class InvalidObjectError(GitferryError):
+    """A user's object or manifest is invalid: retrying cannot help until Git changes."""
+
+
+class UnsupportedError(InvalidObjectError):
+    """A field or kind that gitferry does not implement yet."""
+
+
+class CommandError(GitferryError):
+    """An external command failed or timed out."""
+
+    def __init__(self, message: str, *, argv: list[str] | None = None, stderr: str = "") -> None:
+        super().__init__(message)
+        self.argv = argv or []
+        self.stderr = stderr
+
+
+class GitError(CommandError):
+    """git failed: remote unreachable, ref not found, authentication refused."""
+
+
+class RenderError(CommandError):
+    """kustomize build or variable substitution failed."""
+
+
+class PodmanError(CommandError):
+    """podman failed to play, stop or inspect."""
+
+
+class DependencyNotReadyError(GitferryError):
+    """A referenced object (sourceRef, dependsOn) is not ready: retry after retryInterval."""
+
+
+class StoreError(GitferryError):
+    """The state store could not be read or written."""
+
+
+def is_permanent(error: BaseException) -> bool:
+    """True when retrying without a change in Git cannot succeed."""
+    return isinstance(error, InvalidObjectError)

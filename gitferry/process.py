@@ -1,0 +1,77 @@
+"""The one place external programs are started: asyncio subprocesses with a timeout and a limit.
+
+Adapters (git, kustomize, podman) call ``run`` and map ``CommandError`` to their own error type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitferry.errors import CommandError
+
+# Bounded so a burst of reconciles cannot fork hundreds of processes on a 2-core host.
+# One semaphore per event loop: an asyncio primitive must not cross loops (tests run many).
+_MAX_PROCESSES = int(os.environ.get("GITFERRY_MAX_PROCESSES", "8"))
+_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _limit() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _limits:
+        _limits[loop] = asyncio.Semaphore(_MAX_PROCESSES)
+    return _limits[loop]
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def run(
+    argv: Sequence[str],
+    *,
+    timeout: float = 60.0,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    check: bool = True,
+) -> Completed:
+    """Run ``argv`` and return its output; raise CommandError on timeout or (with check) failure."""
+    args = [str(a) for a in argv]
+    full_env = {**os.environ, **env} if env is not None else None
+    async with _limit():
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args,
+                cwd=str(cwd) if cwd is not None else None,
+                env=full_env,
+                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except FileNotFoundError as e:
+            raise CommandError(f"{args[0]} is not installed (run 'gitferry check')", argv=args) from e
+        try:
+            out, err = await asyncio.wait_for(
+                proc.communicate(stdin.encode() if stdin is not None else None), timeout
+            )
+        except TimeoutError as e:
+            proc.kill()
+            await proc.wait()
+            raise CommandError(f"{args[0]} timed out after {timeout:g}s", argv=args) from e
+    done = Completed(args, proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+    if check and done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        tail = "; ".join(detail[-3:]) if detail else f"exit code {done.returncode}"
+        raise CommandError(f"{' '.join(args[:3])} failed: {tail}", argv=args, stderr=done.stderr)
+    return done

@@ -1,0 +1,1 @@
+"""Where rendered objects go: one interface (``base.Target``), one implementation per engine."""
