@@ -17,9 +17,7 @@ from gitferry.errors import CommandError
 # Bounded so a burst of reconciles cannot fork hundreds of processes on a 2-core host.
 # One semaphore per event loop: an asyncio primitive must not cross loops (tests run many).
 _MAX_PROCESSES = int(os.environ.get("GITFERRY_MAX_PROCESSES", "8"))
-_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
+_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def _limit() -> asyncio.Semaphore:
@@ -62,9 +60,7 @@ async def run(
         except FileNotFoundError as e:
             raise CommandError(f"{args[0]} is not installed (run 'gitferry check')", argv=args) from e
         try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(stdin.encode() if stdin is not None else None), timeout
-            )
+            out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin is not None else None), timeout)
         except TimeoutError as e:
             proc.kill()
             await proc.wait()

@@ -48,7 +48,7 @@ def build_busybox_image(tag: str, tmp: Path | None = None) -> None:
     context = Path(tmp or subprocess.run(["mktemp", "-d"], capture_output=True, text=True, check=True).stdout.strip())
     shutil.copy(busybox, context / "busybox")
     (context / "Containerfile").write_text(
-        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
     )
     subprocess.run(
         ["buildah", "build", "--isolation=chroot", "-q", "-t", tag, str(context)], check=True, capture_output=True

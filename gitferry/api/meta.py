@@ -120,7 +120,12 @@ def set_condition(conditions: list[Condition], new: Condition) -> list[Condition
             continue
         out.append(old)
     out.append(new)
-    return sorted(out, key=lambda c: ["Ready", "Reconciling", "Stalled"].index(c.type) if c.type in ("Ready", "Reconciling", "Stalled") else 99)
+    return sorted(
+        out,
+        key=lambda c: (
+            ["Ready", "Reconciling", "Stalled"].index(c.type) if c.type in ("Ready", "Reconciling", "Stalled") else 99
+        ),
+    )
 
 
 def get_condition(conditions: list[Condition], type_: str) -> Condition | None:

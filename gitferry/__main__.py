@@ -1,0 +1,3 @@
+from gitferry.cli.main import app
+
+app(prog_name="gitferry")

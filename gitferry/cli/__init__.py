@@ -1,0 +1,1 @@
+"""The ``gitferry`` command line, with verbs that mirror the ``flux`` CLI."""

@@ -1,0 +1,73 @@
+"""Opening the data directory, the store and a World for CLI commands."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from gitferry.clock import SystemClock
+from gitferry.controllers.world import World
+from gitferry.store.sqlite import Store
+from gitferry.targets.podman import PodmanTarget
+
+console = Console()
+err = Console(stderr=True)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(os.environ.get("GITFERRY_DATA_DIR") or Path(base) / "gitferry")
+
+
+class Settings:
+    data_dir: Path = default_data_dir()
+    tls_verify: bool = True
+    strict_substitute: bool = False
+
+
+settings = Settings()
+
+
+def open_store() -> Store:
+    return Store(settings.data_dir / "state.db")
+
+
+def make_world(store: Store) -> World:
+    target = PodmanTarget(state_dir=settings.data_dir / "podman", tls_verify=settings.tls_verify)
+    return World(
+        store=store,
+        target=target,
+        data_dir=settings.data_dir,
+        clock=SystemClock(),
+        strict_substitute=settings.strict_substitute,
+    )
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]✗[/red] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def exclusive_lock(block: bool = False) -> Iterator[bool]:
+    """The data directory's lock: held by ``gitferry up`` so two loops never act on one store.
+
+    Yields False when another process holds it and ``block`` is False.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.data_dir / "gitferry.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

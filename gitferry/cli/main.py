@@ -1,0 +1,82 @@
+"""Entry point: ``gitferry`` and its verbs. Each verb is thin: it opens the store and calls down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitferry import __version__
+from gitferry.cli import actions, inspect, running
+from gitferry.cli.context import console, fail, open_store, settings
+from gitferry.controllers.bootstrap import bootstrap as run_bootstrap
+from gitferry.errors import GitferryError
+
+app = typer.Typer(
+    help="GitOps on podman with the Flux YAML you already have. Verbs mirror the flux CLI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(inspect.get_app, name="get")
+app.add_typer(actions.reconcile_app, name="reconcile")
+app.add_typer(actions.suspend_app, name="suspend")
+app.add_typer(actions.resume_app, name="resume")
+app.add_typer(inspect.tree_app, name="tree")
+app.add_typer(inspect.diff_app, name="diff")
+app.add_typer(inspect.build_app, name="build")
+app.command("events", help="Show events, newest last (as flux events).")(inspect.events)
+app.command("up", help="Run the reconcile loop in the foreground, with live status in the terminal.")(running.up)
+app.command("check", help="Check that git, podman and kustomize work and the data directory is usable.")(running.check)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"gitferry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", envvar="GITFERRY_DATA_DIR", help="Where state, sources and logs live."),
+    ] = None,
+    tls_verify: Annotated[bool, typer.Option(help="Verify registry TLS when podman pulls images.")] = True,
+    strict_substitute: Annotated[
+        bool, typer.Option(help="Fail a Kustomization when a ${var} has no value (Flux's --strict-substitute).")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each reconcile.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    settings.tls_verify = tls_verify
+    settings.strict_substitute = strict_substitute
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+
+
+@app.command(help="Write the root GitRepository and Kustomization into the GitOps repository and register them.")
+def bootstrap(
+    url: Annotated[str, typer.Option(help="GitOps repository URL (file://, https:// or ssh://).")],
+    branch: Annotated[str, typer.Option(help="Branch to read and write.")] = "main",
+    path: Annotated[str, typer.Option(help="Folder in the repository for this cluster.")] = "./clusters/local",
+    interval: Annotated[str, typer.Option(help="How often to check Git and correct drift.")] = "1m",
+) -> None:
+    store = open_store()
+    try:
+        with console.status(f"bootstrapping {url} ({branch}, {path})"):
+            result = asyncio.run(run_bootstrap(store, url=url, branch=branch, path=path, interval=interval))
+    except GitferryError as e:
+        raise fail(f"bootstrap failed: {e}") from e
+    if result.commit:
+        console.print(f"[green]✔[/green] committed {', '.join(result.files)} ({result.commit[:12]}) to {branch}")
+    else:
+        console.print(f"[green]✔[/green] {', '.join(result.files)} already up to date in {branch}")
+    console.print(f"[green]✔[/green] registered GitRepository and Kustomization flux-system in {settings.data_dir}")
+    console.print("next: run [bold]gitferry up[/bold]")

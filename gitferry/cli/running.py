@@ -1,0 +1,117 @@
+"""``gitferry up`` (the loop, with a live status table) and ``gitferry check`` (prerequisites)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Group
+from rich.live import Live
+
+from gitferry.cli import views
+from gitferry.cli.context import console, exclusive_lock, fail, make_world, open_store, settings
+from gitferry.reactor import control
+from gitferry.reactor.loop import Reactor
+from gitferry.store.sqlite import Store
+
+
+def up(
+    concurrency: Annotated[int, typer.Option(help="Reconciles that may run at once.")] = 4,
+    live: Annotated[
+        bool, typer.Option(help="Show a live status table (default when on a terminal).")
+    ] = sys.stdout.isatty(),
+) -> None:
+    with exclusive_lock() as locked:
+        if not locked:
+            raise fail(f"another 'gitferry up' is already running on {settings.data_dir}")
+        store = open_store()
+        if not store.list_objects():
+            raise fail("nothing to reconcile: run 'gitferry bootstrap --url ... --branch ... --path ...' first")
+        console.print(f"gitferry up: data in {settings.data_dir}; Ctrl-C stops (running containers keep running)")
+        asyncio.run(_up(concurrency, live))
+
+
+async def _up(concurrency: int, live: bool) -> None:
+    store = open_store()
+    world = make_world(store)
+    reactor = Reactor(world, concurrency=concurrency)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = await control.serve(reactor, settings.data_dir / control.SOCKET_NAME)
+    runner = asyncio.ensure_future(reactor.run(stop))
+    try:
+        if live:
+            with Live(_status(store), console=console, refresh_per_second=2) as screen:
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
+                    screen.update(_status(store))
+        else:
+            await stop.wait()
+    finally:
+        stop.set()
+        await runner
+        server.close()
+        with contextlib.suppress(FileNotFoundError):
+            (settings.data_dir / control.SOCKET_NAME).unlink()
+    console.print("gitferry up: stopped")
+
+
+def _status(store: Store) -> Group:
+    return Group(
+        "[bold]GitRepositories[/bold]",
+        views.objects_table(store, "GitRepository", None),
+        "",
+        "[bold]Kustomizations[/bold]",
+        views.objects_table(store, "Kustomization", None),
+    )
+
+
+_INSTALL = {
+    "git": "apt-get install git",
+    "podman": "apt-get install podman runc catatonit (and set CONTAINERS_CONF, see README)",
+    "kubectl": "install kubectl (its 'kubectl kustomize' is real kustomize) or a kustomize binary",
+}
+
+
+def check() -> None:
+    problems = 0
+    for tool, hint in _INSTALL.items():
+        found = shutil.which(tool) or (tool == "kubectl" and shutil.which("kustomize"))
+        if found:
+            console.print(f"[green]✔[/green] {tool}: {found}")
+        else:
+            problems += 1
+            console.print(f"[red]✗[/red] {tool} not found: {hint}")
+    if shutil.which("podman"):
+        info = subprocess.run(
+            ["podman", "info", "--format", "{{.Host.OCIRuntime.Name}}"], capture_output=True, text=True
+        )
+        if info.returncode == 0:
+            console.print(f"[green]✔[/green] podman works (runtime {info.stdout.strip()})")
+        else:
+            problems += 1
+            console.print(f"[red]✗[/red] podman info failed: {info.stderr.strip()[:300]}")
+        if not os.environ.get("CONTAINERS_CONF"):
+            console.print("  note: CONTAINERS_CONF is not set; on hosts where crun fails use scripts/containers.conf")
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.data_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+        console.print(f"[green]✔[/green] data directory {settings.data_dir} is writable")
+    except OSError as e:
+        problems += 1
+        console.print(f"[red]✗[/red] data directory {settings.data_dir}: {e.strerror}")
+    if problems:
+        raise typer.Exit(1)
+    console.print("[green]✔[/green] all checks passed")

@@ -1,0 +1,72 @@
+"""Tables and trees printed by ``get``, ``events`` and ``tree`` (flux's column layout)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.tree import Tree
+
+from gitferry.api.meta import ObjectKey
+from gitferry.controllers import statuses
+from gitferry.controllers.kustomization import owner_id
+from gitferry.store.sqlite import Event, Store, StoredObject
+
+
+def _ready_cells(status: statuses.Status) -> tuple[str, str]:
+    condition = statuses.condition_of(status)
+    if condition is None:
+        return "Unknown", "waiting to be reconciled"
+    return condition["status"], condition.get("message", "")
+
+
+def objects_table(store: Store, kind: str, namespace: str | None) -> Table:
+    table = Table(box=None, pad_edge=False)
+    if namespace is None:
+        table.add_column("NAMESPACE")
+    for column in ("NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"):
+        table.add_column(column, overflow="fold")
+    for stored in store.list_objects(kind):
+        if namespace is not None and stored.key.namespace != namespace:
+            continue
+        table.add_row(*_row(store, stored, with_namespace=namespace is None))
+    return table
+
+
+def _row(store: Store, stored: StoredObject, *, with_namespace: bool) -> list[str]:
+    status = store.get_status(stored.key)
+    if stored.key.kind == "GitRepository":
+        revision = (status.get("artifact") or {}).get("revision", "")
+    else:
+        revision = status.get("lastAppliedRevision", "")
+    suspended = bool((stored.manifest.get("spec") or {}).get("suspend")) or stored.suspended
+    ready, message = _ready_cells(status)
+    cells = [stored.key.name, revision, str(suspended), ready, message]
+    return [stored.key.namespace, *cells] if with_namespace else cells
+
+
+def events_table(events: list[Event]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"):
+        table.add_column(column, overflow="fold")
+    for event in events:
+        kind_style = "yellow" if event.type == "Warning" else ""
+        table.add_row(
+            event.time,
+            f"[{kind_style}]{event.type}[/]" if kind_style else event.type,
+            event.reason,
+            f"{event.key.kind}/{event.key.name}",
+            event.message,
+        )
+    return table
+
+
+def inventory_tree(store: Store, key: ObjectKey, seen: set[ObjectKey] | None = None) -> Tree:
+    """The objects a Kustomization owns, with owned Kustomizations expanded (as ``flux tree``)."""
+    seen = seen if seen is not None else set()
+    seen.add(key)
+    root = Tree(f"{key.kind}/{key.namespace}/{key.name}")
+    for child in sorted(store.get_inventory(owner_id(key))):
+        if child.kind == "Kustomization" and child not in seen:
+            root.add(inventory_tree(store, child, seen))
+        else:
+            root.add(f"{child.kind}/{child.namespace}/{child.name}")
+    return root

@@ -1,0 +1,1 @@
+"""Reconcile logic: one ``reconcile`` per kind. Decisions are pure functions beside them."""

@@ -1,0 +1,68 @@
+"""Pure decisions about ``dependsOn``: cycles, order, and whether an object may proceed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from gitferry.api.meta import ObjectKey
+
+
+def find_cycle(graph: Mapping[ObjectKey, Sequence[ObjectKey]], start: ObjectKey) -> list[ObjectKey] | None:
+    """The first dependency cycle reachable from ``start`` (as a path that returns to its head), or None."""
+    path: list[ObjectKey] = []
+    on_path: set[ObjectKey] = set()
+    done: set[ObjectKey] = set()
+
+    def visit(node: ObjectKey) -> list[ObjectKey] | None:
+        if node in on_path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        path.append(node)
+        on_path.add(node)
+        for dep in graph.get(node, ()):
+            found = visit(dep)
+            if found:
+                return found
+        path.pop()
+        on_path.discard(node)
+        done.add(node)
+        return None
+
+    return visit(start)
+
+
+def order(graph: Mapping[ObjectKey, Sequence[ObjectKey]]) -> list[ObjectKey]:
+    """Every node after all its dependencies (dependencies missing from the graph are ignored).
+
+    Nodes in a cycle come last, in name order, so the cycle is reported rather than hidden.
+    """
+    placed: list[ObjectKey] = []
+    seen: set[ObjectKey] = set()
+    remaining = sorted(graph)
+    while remaining:
+        ready = [n for n in remaining if all(d in seen or d not in graph for d in graph[n])]
+        if not ready:
+            placed.extend(remaining)
+            break
+        for node in ready:
+            placed.append(node)
+            seen.add(node)
+        remaining = [n for n in remaining if n not in seen]
+    return placed
+
+
+def blocking_dependency(
+    deps: Sequence[ObjectKey], ready: Mapping[ObjectKey, bool | None]
+) -> tuple[ObjectKey, str] | None:
+    """The first dependency that stops an object from proceeding and why; None when all are Ready.
+
+    ``ready`` maps each known object to its Ready condition (None while unknown); an absent key
+    means the dependency does not exist.
+    """
+    for dep in deps:
+        if dep not in ready:
+            return dep, f"dependency '{dep.namespace}/{dep.name}' not found"
+        if ready[dep] is not True:
+            return dep, f"dependency '{dep.namespace}/{dep.name}' is not ready"
+    return None

@@ -1,0 +1,80 @@
+"""``diff`` and ``build``: what Git wants beside what runs, and offline rendering."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from gitferry.api.kustomizations import Kustomization, parse_kustomization
+from gitferry.api.manifests import Resource, dump_documents
+from gitferry.api.meta import ObjectKey
+from gitferry.controllers import kustomization
+from gitferry.controllers.gitrepository import artifact_from_status
+from gitferry.controllers.world import SELF_MANAGED_KINDS, World
+from gitferry.errors import DependencyNotReadyError
+from gitferry.store.sqlite import StoredObject
+
+MASK = "*** (masked)"
+
+
+async def render_local(world: World, ks: Kustomization, folder: Path) -> list[Resource]:
+    """Render ``folder`` as ``ks`` would render its source path, without touching any target."""
+    world.render_cache.pop(ks.key, None)
+    return await kustomization.render(ks, world, folder, digest="local")
+
+
+def project(desired: Any, live: Any) -> Any:
+    """The part of ``desired`` that ``live`` can show: a target reports only what it runs."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        return {k: project(v, live[k]) for k, v in desired.items() if k in live}
+    if isinstance(desired, list) and isinstance(live, list) and len(desired) == len(live):
+        return [project(d, v) for d, v in zip(desired, live, strict=True)]
+    return desired
+
+
+def masked(obj: Resource) -> Resource:
+    if obj.get("kind") != "Secret":
+        return obj
+    return {**obj, **{f: {k: MASK for k in (obj.get(f) or {})} for f in ("data", "stringData") if f in obj}}
+
+
+async def diff(world: World, stored: StoredObject) -> str:
+    """A unified diff, object by object, of desired (from Git) against live; empty when in sync."""
+    ks = parse_kustomization(stored.manifest, stored.origin)
+    artifact = artifact_from_status(world.store.get_status(ks.source_key()))
+    if artifact is None:
+        raise DependencyNotReadyError(f"source {ks.source_key()} has no artifact yet: reconcile it first")
+    desired = await kustomization.render(ks, world, artifact.path, artifact.digest)
+    workloads = [o for o in desired if o.get("kind") not in SELF_MANAGED_KINDS]
+    keys = [ObjectKey.of(o) for o in workloads]
+    live = await world.target.live(kustomization.owner_of(ks.key), keys)
+    out: list[str] = []
+    for obj in desired:
+        key = ObjectKey.of(obj)
+        if obj.get("kind") in SELF_MANAGED_KINDS:
+            current = world.store.get_object(key)
+            now: Resource | None = current.manifest if current and not current.deleted else None
+            want = obj if now is None else project(obj, now)
+        elif world.target.unsupported_reason(obj) is not None:
+            continue
+        else:
+            now = live.get(key)
+            want = obj if now is None else project(obj, now)
+        have = project(now, obj) if now is not None else None
+        before = dump_documents([masked(have)]) if have is not None else ""
+        after = dump_documents([masked(want)])
+        if before != after:
+            out.extend(
+                difflib.unified_diff(
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    fromfile=f"live/{key}",
+                    tofile=f"git/{key}",
+                )
+            )
+    owned = world.store.get_inventory(kustomization.owner_id(ks.key))
+    wanted = {ObjectKey.of(o) for o in desired}
+    for key in sorted(set(owned) - wanted):
+        out.append(f"--- live/{key}\n+++ git/{key}\n@@ deleted from Git: pruned at the next reconcile @@\n")
+    return "".join(out)

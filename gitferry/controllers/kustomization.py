@@ -1,0 +1,326 @@
+"""Reconcile a Kustomization: render its source path, apply to the target, prune, check health.
+
+The order is Flux's: dependencies and source first, then render and validate the WHOLE set,
+and only then apply. A failure at any step leaves what was running in place and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gitferry.api.kustomizations import Kustomization, parse_kustomization
+from gitferry.api.manifests import Resource
+from gitferry.api.meta import ObjectKey, timestamp
+from gitferry.controllers import dependencies, statuses
+from gitferry.controllers.gitrepository import artifact_from_status
+from gitferry.controllers.inventory import changes, inventory_entries, to_prune
+from gitferry.controllers.outcome import Outcome
+from gitferry.controllers.world import SELF_MANAGED_KINDS, RenderCacheEntry, World
+from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjectError, RenderError, is_permanent
+from gitferry.render import build as render_build
+from gitferry.render.substitute import merge_variables
+from gitferry.store.sqlite import BOOTSTRAP_OWNER, StoredObject
+from gitferry.targets.base import Applied, ApplyOptions, Health, Owner
+
+log = logging.getLogger("gitferry.kustomization")
+
+KIND = "Kustomization"
+
+
+def owner_of(key: ObjectKey) -> Owner:
+    return Owner(key.namespace, key.name)
+
+
+def owner_id(key: ObjectKey) -> str:
+    return f"{key.namespace}/{key.name}"
+
+
+async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) -> Outcome:
+    key = stored.key
+    old = world.store.get_status(key)
+    try:
+        ks = parse_kustomization(stored.manifest, stored.origin)
+    except InvalidObjectError as e:
+        return _fail(world, key, old, stored.generation, e, retry=60.0, revision="")
+    if ks.spec.suspend or stored.suspended:
+        return Outcome(requeue_after=ks.spec.interval_seconds, ready=statuses.ready_of(old), message="suspended")
+    revision = ""
+    try:
+        unsupported = ks.unsupported_fields()
+        if unsupported:
+            raise InvalidObjectError(f"Kustomization {owner_id(key)}: not supported yet: {', '.join(unsupported)}")
+        _check_dependencies(ks, world)
+        artifact = artifact_from_status(world.store.get_status(ks.source_key()))
+        if artifact is None:
+            raise DependencyNotReadyError(
+                f"source '{ks.spec.source_ref.kind}/{ks.source_key().namespace}/{ks.spec.source_ref.name}'"
+                " has no artifact yet"
+            )
+        revision = artifact.revision
+        objects = await render(ks, world, artifact.path, artifact.digest)
+        return await _apply(ks, stored, world, old, objects, revision)
+    except GitferryError as e:
+        retry = ks.spec.retry_interval_seconds
+        return _fail(world, key, old, stored.generation, e, retry=retry, revision=revision)
+
+
+def _check_dependencies(ks: Kustomization, world: World) -> None:
+    graph = {s.key: _deps_of(s) for s in world.store.list_objects(KIND)}
+    cycle = dependencies.find_cycle(graph, ks.key)
+    if cycle:
+        path = " -> ".join(f"{k.namespace}/{k.name}" for k in cycle)
+        raise InvalidObjectError(f"Kustomization {owner_id(ks.key)}: field spec.dependsOn: dependency cycle {path}")
+    deps = ks.dependency_keys()
+    ready = {d: statuses.ready_of(world.store.get_status(d)) for d in deps if d in graph}
+    blocked = dependencies.blocking_dependency(deps, ready)
+    if blocked:
+        raise DependencyNotReadyError(f"{blocked[1]} (field spec.dependsOn)")
+
+
+def _deps_of(stored: StoredObject) -> list[ObjectKey]:
+    spec = stored.manifest.get("spec") or {}
+    return [
+        ObjectKey(KIND, str(d.get("namespace") or stored.key.namespace), str(d.get("name")))
+        for d in spec.get("dependsOn") or []
+        if isinstance(d, dict)
+    ]
+
+
+def variables_for(ks: Kustomization, world: World) -> dict[str, str]:
+    post = ks.spec.post_build
+    if post is None:
+        return {}
+    lookups = {
+        (ref.kind, ref.name): world.lookup_data(ref.kind, ks.metadata.namespace, ref.name)
+        for ref in post.substitute_from
+    }
+    return merge_variables(ks, lookups)
+
+
+async def render(ks: Kustomization, world: World, source_root: Path, digest: str) -> list[Resource]:
+    """The rendered set, from kustomize or from the cache when nothing that feeds it changed."""
+    variables = variables_for(ks, world)
+    cache_key = hashlib.sha256(
+        json.dumps(
+            [digest, ks.spec.model_dump(by_alias=True), variables, world.strict_substitute], sort_keys=True
+        ).encode()
+    ).hexdigest()
+    cached = world.render_cache.get(ks.key)
+    if cached is not None and cached.key == cache_key:
+        return cached.objects
+    manifests = await render_build.build(
+        source_root, ks, variables=variables, strict_substitute=world.strict_substitute
+    )
+    for manifest in manifests:
+        if manifest.obj.get("kind") in SELF_MANAGED_KINDS:
+            continue
+        try:
+            # Unknown kinds raise here, before anything is applied; unsupported ones are skipped later.
+            world.target.unsupported_reason(manifest.obj)
+        except InvalidObjectError as e:
+            raise InvalidObjectError(f"Kustomization {owner_id(ks.key)}: {e} (in {manifest.origin})") from e
+    objects = [m.obj for m in manifests]
+    world.render_cache[ks.key] = RenderCacheEntry(cache_key, objects)
+    return objects
+
+
+async def _apply(
+    ks: Kustomization, stored: StoredObject, world: World, old: dict[str, Any], objects: list[Resource], revision: str
+) -> Outcome:
+    key = ks.key
+    owner = owner_id(key)
+    started = time.monotonic()
+    old_inventory = world.store.get_inventory(owner)
+    own = [o for o in objects if o.get("kind") in SELF_MANAGED_KINDS]
+    workloads = [o for o in objects if o.get("kind") not in SELF_MANAGED_KINDS]
+    options = ApplyOptions(force=ks.spec.force, timeout=ks.spec.timeout_seconds)
+    try:
+        applied = await world.target.apply(owner_of(key), workloads, options)
+    except GitferryError:
+        # What the target did apply stays owned: keep old and new keys so nothing is orphaned.
+        world.store.set_inventory(owner, _union(old_inventory, objects))
+        raise
+    applied += _apply_own(own, owner, world)
+    new_keys = [ObjectKey.of(o) for o in objects]
+    pruned: list[ObjectKey] = []
+    if ks.spec.prune:
+        gone = to_prune(old_inventory, new_keys)
+        pruned = await _prune(world, key, gone, old_inventory)
+        kept = [old_inventory[k] for k in gone if k not in pruned]
+        world.store.set_inventory(owner, [*objects, *kept])
+    else:
+        world.store.set_inventory(owner, _union(old_inventory, objects))
+    changed = changes(applied) + [f"{k} pruned" for k in pruned]
+    skipped = [a for a in applied if a.action == "skipped"]
+    health_error = await _wait_healthy(ks, world, objects, applied) if (ks.spec.wait or ks.spec.health_checks) else None
+    message = f"Applied revision: {revision}"
+    if skipped:
+        message += "; not run on " + world.target.name + ": " + ", ".join(f"{a.key} ({a.detail})" for a in skipped)
+    duration = time.monotonic() - started
+    if health_error:
+        new = statuses.mark(
+            old,
+            ready=False,
+            reason=statuses.HEALTH_CHECK_FAILED,
+            message=health_error,
+            generation=stored.generation,
+            lastAttemptedRevision=revision,
+            lastAppliedRevision=revision,
+            inventory={"entries": inventory_entries(objects)},
+        )
+    else:
+        new = statuses.mark(
+            old,
+            ready=True,
+            reason=statuses.RECONCILIATION_SUCCEEDED,
+            message=message,
+            generation=stored.generation,
+            lastAttemptedRevision=revision,
+            lastAppliedRevision=revision,
+            inventory={"entries": inventory_entries(objects)},
+        )
+    first_success = statuses.ready_of(old) is not True
+    if changed or first_success or not statuses.same_apart_from_times(old, new):
+        world.store.put_status(key, new)
+    if changed or first_success or health_error:
+        result = "HealthCheckFailed" if health_error else "Succeeded"
+        world.store.add_history(
+            key,
+            revision=revision,
+            started=timestamp(),
+            duration=round(duration, 3),
+            result=result,
+            message=health_error or message,
+            changed=changed,
+        )
+    if changed:
+        world.store.add_event(key, "Normal", statuses.RECONCILIATION_SUCCEEDED, "\n".join(changed))
+        log.info("%s: %s (%d changed) in %.2fs", key, message, len(changed), duration)
+    if health_error and (statuses.condition_of(old) or {}).get("message") != health_error:
+        world.store.add_event(key, "Warning", statuses.HEALTH_CHECK_FAILED, health_error)
+    own_changed = any(a.action != "unchanged" for a in applied if a.key.kind in SELF_MANAGED_KINDS) or any(
+        k.kind in SELF_MANAGED_KINDS for k in pruned
+    )
+    retry = ks.spec.retry_interval_seconds if health_error else ks.spec.interval_seconds
+    return Outcome(
+        requeue_after=retry, ready=not health_error, message=health_error or message, objects_changed=own_changed
+    )
+
+
+def _apply_own(objects: Sequence[Resource], owner: str, world: World) -> list[Applied]:
+    """GitRepositories and Kustomizations are stored, which is applying them for gitferry."""
+    applied = []
+    for obj in objects:
+        key = ObjectKey.of(obj)
+        existing = world.store.get_object(key)
+        if existing is not None and existing.owner not in (owner, BOOTSTRAP_OWNER) and not existing.deleted:
+            raise InvalidObjectError(f"{key} is already managed by Kustomization {existing.owner}")
+        # The root objects stay owned by bootstrap, so pruning them from Git cannot cut the branch we sit on.
+        stored_owner = BOOTSTRAP_OWNER if existing is not None and existing.owner == BOOTSTRAP_OWNER else owner
+        origin = str(((obj.get("metadata") or {}).get("annotations") or {}).get("config.kubernetes.io/origin", ""))
+        changed = world.store.put_object(obj, owner=stored_owner, origin=origin)
+        applied.append(Applied(key, ("created" if existing is None else "configured") if changed else "unchanged"))
+    return applied
+
+
+async def _prune(
+    world: World, key: ObjectKey, gone: list[ObjectKey], inventory: dict[ObjectKey, Resource]
+) -> list[ObjectKey]:
+    own = [k for k in gone if k.kind in SELF_MANAGED_KINDS]
+    for k in own:
+        world.store.mark_deleted(k)
+    workloads = [k for k in gone if k.kind not in SELF_MANAGED_KINDS]
+    removed = await world.target.prune(owner_of(key), workloads) if workloads else []
+    # Objects the target no longer has are gone either way; the inventory must not keep them.
+    return own + [k for k in workloads if k in removed or k not in inventory]
+
+
+def _union(old: dict[ObjectKey, Resource], objects: Sequence[Resource]) -> list[Resource]:
+    merged = dict(old)
+    for obj in objects:
+        merged[ObjectKey.of(obj)] = obj
+    return list(merged.values())
+
+
+async def _wait_healthy(
+    ks: Kustomization, world: World, objects: Sequence[Resource], applied: Sequence[Applied]
+) -> str | None:
+    """None when every checked object is Current before the timeout; else which are not, and why."""
+    if ks.spec.wait:
+        keys = [a.key for a in applied if a.action != "skipped" and a.key.kind not in SELF_MANAGED_KINDS]
+    else:
+        keys = [ObjectKey(h.kind, h.namespace or ks.metadata.namespace, h.name) for h in ks.spec.health_checks]
+    if not keys:
+        return None
+    deadline = world.clock.monotonic() + ks.spec.timeout_seconds
+    while True:
+        report = await world.target.health(owner_of(ks.key), keys)
+        bad = [h for h in report if h.status != "Current"]
+        if not bad:
+            return None
+        if any(h.status == "Failed" for h in bad) or world.clock.monotonic() >= deadline:
+            return "health check failed: " + "; ".join(_describe(h) for h in bad)
+        await world.clock.sleep(world.health_poll_seconds)
+
+
+def _describe(health: Health) -> str:
+    return f"{health.key} {health.status}" + (f": {health.message}" if health.message else "")
+
+
+def _fail(
+    world: World,
+    key: ObjectKey,
+    old: dict[str, Any],
+    generation: int,
+    error: GitferryError,
+    *,
+    retry: float,
+    revision: str,
+) -> Outcome:
+    permanent = is_permanent(error)
+    if isinstance(error, DependencyNotReadyError):
+        reason = statuses.DEPENDENCY_NOT_READY
+    elif isinstance(error, RenderError):
+        reason = statuses.BUILD_FAILED
+    elif permanent:
+        reason = statuses.INVALID
+    else:
+        reason = statuses.RECONCILIATION_FAILED
+    message = str(error)
+    applied = old.get("lastAppliedRevision")
+    if applied and not isinstance(error, DependencyNotReadyError):
+        message += f" (last applied revision '{applied}' keeps running)"
+    fields = {"lastAttemptedRevision": revision} if revision else {}
+    new = statuses.mark(
+        old, ready=False, reason=reason, message=message, generation=generation, stalled=permanent, **fields
+    )
+    if not statuses.same_apart_from_times(old, new):
+        world.store.put_status(key, new)
+        world.store.add_event(key, "Warning", reason, message)
+        if revision and not isinstance(error, DependencyNotReadyError):
+            world.store.add_history(
+                key, revision=revision, started=timestamp(), duration=0.0, result=reason, message=message, changed=[]
+            )
+        log.warning("%s: %s", key, message)
+    return Outcome(requeue_after=retry, ready=False, message=message)
+
+
+async def finalize(stored: StoredObject, world: World) -> None:
+    """A Kustomization left Git: with ``prune: true`` its objects go too (Flux's finalizer), then it is forgotten."""
+    key = stored.key
+    owner = owner_id(key)
+    inventory = world.store.get_inventory(owner)
+    prune = bool((stored.manifest.get("spec") or {}).get("prune"))
+    if prune and inventory:
+        gone = to_prune(inventory, [])
+        pruned = await _prune(world, key, gone, inventory)
+        log.info("%s deleted: pruned %d objects", key, len(pruned))
+    world.store.set_inventory(owner, [])
+    world.render_cache.pop(key, None)
+    world.store.remove_object(key)

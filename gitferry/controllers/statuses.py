@@ -1,0 +1,87 @@
+"""Pure status writing: Flux-shaped conditions (Ready, Reconciling, Stalled) on a status dict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitferry.api.meta import timestamp
+
+Status = dict[str, Any]
+
+# Reasons, as Flux's controllers name them.
+SUCCEEDED = "Succeeded"
+RECONCILIATION_SUCCEEDED = "ReconciliationSucceeded"
+RECONCILIATION_FAILED = "ReconciliationFailed"
+PROGRESSING = "Progressing"
+BUILD_FAILED = "BuildFailed"
+ARTIFACT_FAILED = "ArtifactFailed"
+GIT_OPERATION_FAILED = "GitOperationFailed"
+DEPENDENCY_NOT_READY = "DependencyNotReady"
+HEALTH_CHECK_FAILED = "HealthCheckFailed"
+INVALID = "InvalidObject"
+SUSPENDED = "Suspended"
+
+
+def _condition(type_: str, status: str, reason: str, message: str, generation: int, old: Status) -> dict[str, Any]:
+    previous = next((c for c in old.get("conditions", []) if c.get("type") == type_), None)
+    changed = previous is None or previous.get("status") != status
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "lastTransitionTime": timestamp() if changed else previous.get("lastTransitionTime", timestamp()),
+    }
+
+
+def mark(
+    old: Status,
+    *,
+    ready: bool | None,
+    reason: str,
+    message: str,
+    generation: int,
+    stalled: bool = False,
+    reconciling: bool = False,
+    **fields: Any,
+) -> Status:
+    """A new status with the Ready condition set and Reconciling/Stalled present only when true.
+
+    ``ready=None`` writes Ready=Unknown (work in progress). Extra ``fields`` are set at top level.
+    """
+    ready_value = "Unknown" if ready is None else ("True" if ready else "False")
+    conditions = [_condition("Ready", ready_value, reason, message, generation, old)]
+    if reconciling:
+        conditions.append(_condition("Reconciling", "True", PROGRESSING, message, generation, old))
+    if stalled:
+        conditions.append(_condition("Stalled", "True", reason, message, generation, old))
+    new = {**old, **fields, "conditions": conditions}
+    if ready is not None:
+        new["observedGeneration"] = generation
+    return new
+
+
+def ready_of(status: Status) -> bool | None:
+    """True/False from the Ready condition, None when unknown or absent."""
+    for condition in status.get("conditions", []):
+        if condition.get("type") == "Ready":
+            return {"True": True, "False": False}.get(condition.get("status", ""))
+    return None
+
+
+def condition_of(status: Status, type_: str = "Ready") -> dict[str, Any] | None:
+    return next((c for c in status.get("conditions", []) if c.get("type") == type_), None)
+
+
+def same_apart_from_times(a: Status, b: Status) -> bool:
+    """Whether writing ``b`` over ``a`` would change anything a user can see but timestamps."""
+
+    def strip(status: Status) -> Status:
+        out = {k: v for k, v in status.items() if k not in ("lastHandledReconcileAt",)}
+        out["conditions"] = [
+            {k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions", [])
+        ]
+        return out
+
+    return strip(a) == strip(b)

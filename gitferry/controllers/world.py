@@ -1,0 +1,56 @@
+"""Everything a reconcile reads and acts on, gathered in one place and passed in."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitferry.api.manifests import Resource
+from gitferry.api.meta import ObjectKey
+from gitferry.clock import Clock, SystemClock
+from gitferry.store.sqlite import Store
+from gitferry.targets.base import Target
+
+# Kinds gitferry itself runs: applying them stores them, as applying to an API server would.
+SELF_MANAGED_KINDS = frozenset({"GitRepository", "Kustomization"})
+
+
+@dataclass
+class RenderCacheEntry:
+    key: str
+    objects: list[Resource]
+
+
+@dataclass
+class World:
+    store: Store
+    target: Target
+    data_dir: Path
+    clock: Clock = field(default_factory=SystemClock)
+    strict_substitute: bool = False
+    health_poll_seconds: float = 0.5
+    # Rendered sets by Kustomization, so a reconcile with nothing new does not run kustomize.
+    render_cache: dict[ObjectKey, RenderCacheEntry] = field(default_factory=dict)
+
+    @property
+    def storage(self) -> Path:
+        return self.data_dir / "sources"
+
+    def lookup_data(self, kind: str, namespace: str, name: str) -> dict[str, str] | None:
+        """The data of a ConfigMap or Secret (decoded), from the store or any applied set."""
+        key = ObjectKey(kind, namespace, name)
+        stored = self.store.get_object(key)
+        obj = stored.manifest if stored is not None else self.store.find_applied(key)
+        if obj is None:
+            return None
+        return decoded_data(obj)
+
+
+def decoded_data(obj: Resource) -> dict[str, str]:
+    """``data`` (base64 for Secrets) merged with ``stringData``, as the API server would store it."""
+    data = {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
+    if obj.get("kind") == "Secret":
+        data = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    data.update({str(k): str(v) for k, v in (obj.get("stringData") or {}).items()})
+    return data

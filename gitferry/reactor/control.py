@@ -1,0 +1,65 @@
+"""A local control socket so the CLI can ask a running ``gitferry up`` to act now.
+
+Protocol: one JSON object per line each way, over a Unix socket in the data directory (only the
+user who owns the data directory can reach it). Requests:
+``{"op": "reconcile", "key": "Kind/namespace/name"}`` -> ``{"ok": true, "ready": ..., "message": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from gitferry.api.meta import ObjectKey
+from gitferry.reactor.loop import Reactor
+
+log = logging.getLogger("gitferry.control")
+
+SOCKET_NAME = "control.sock"
+
+
+async def serve(reactor: Reactor, path: Path) -> asyncio.AbstractServer:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            reply = await _answer(reactor, json.loads(line or b"{}"))
+        except (ValueError, KeyError) as e:
+            reply = {"ok": False, "message": str(e).strip("'\"")}
+        writer.write(json.dumps(reply).encode() + b"\n")
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(handle, path=str(path))
+    path.chmod(0o600)
+    return server
+
+
+async def _answer(reactor: Reactor, request: dict[str, Any]) -> dict[str, Any]:
+    op = request.get("op")
+    if op == "ping":
+        return {"ok": True}
+    if op == "reconcile":
+        outcome = await reactor.request(ObjectKey.parse(str(request["key"])))
+        return {"ok": True, "ready": outcome.ready, "message": outcome.message}
+    raise ValueError(f"unknown op {op!r}")
+
+
+async def call(path: Path, request: dict[str, Any], timeout: float = 600.0) -> dict[str, Any] | None:
+    """Send one request to a running daemon; None when no daemon listens on ``path``."""
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None
+    writer.write(json.dumps(request).encode() + b"\n")
+    await writer.drain()
+    line = await asyncio.wait_for(reader.readline(), timeout)
+    writer.close()
+    return dict(json.loads(line))

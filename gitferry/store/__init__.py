@@ -1,0 +1,1 @@
+"""The state store: one SQLite file under the data directory, written in transactions."""

@@ -1,0 +1,38 @@
+-- gitferry state. Every write is one transaction, so a crash never leaves half a record.
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    manifest TEXT NOT NULL,            -- the object as read from Git (JSON)
+    spec_hash TEXT NOT NULL,
+    generation INTEGER NOT NULL,       -- bumped when the spec changes, as the API server does
+    owner TEXT NOT NULL,               -- 'bootstrap' or the Kustomization 'namespace/name' that applied it
+    origin TEXT NOT NULL DEFAULT '',   -- file in the source it came from
+    suspended INTEGER NOT NULL DEFAULT 0,  -- set by 'gitferry suspend', kept across applies
+    deleted INTEGER NOT NULL DEFAULT 0,    -- removed from Git; finalizer (prune) still to run
+    PRIMARY KEY (kind, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS status (
+    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS inventory (
+    owner TEXT NOT NULL,               -- Kustomization 'namespace/name'
+    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    api_version TEXT NOT NULL,
+    manifest TEXT NOT NULL,            -- last applied form (JSON), for diff, drift and substituteFrom
+    PRIMARY KEY (owner, kind, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_object ON events (kind, namespace, name, id);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    revision TEXT NOT NULL, started TEXT NOT NULL, duration REAL NOT NULL,
+    result TEXT NOT NULL, message TEXT NOT NULL,
+    changed TEXT NOT NULL              -- JSON list of "Kind/ns/name: action"
+);
+CREATE INDEX IF NOT EXISTS history_by_object ON history (kind, namespace, name, id);

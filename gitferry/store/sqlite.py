@@ -1,0 +1,281 @@
+"""SQLite implementation of the state store.
+
+Calls are synchronous: each is a local transaction of well under a millisecond in WAL mode, so
+running them on the event loop is cheaper than a thread hop. Nothing the user must keep lives
+only in memory: objects, status, inventories, events and the apply history are all here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from gitferry.api.manifests import Resource
+from gitferry.api.meta import ObjectKey, timestamp
+from gitferry.errors import StoreError
+
+BOOTSTRAP_OWNER = "bootstrap"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: ObjectKey
+    manifest: Resource
+    generation: int
+    owner: str
+    origin: str
+    suspended: bool
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    time: str
+    key: ObjectKey
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    key: ObjectKey
+    revision: str
+    started: str
+    duration: float
+    result: str
+    message: str
+    changed: list[str]
+
+
+def spec_hash(manifest: Resource) -> str:
+    body = json.dumps(manifest.get("spec"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(resources.files("gitferry.store").joinpath("schema.sql").read_text())
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the state store {path}: {e}") from e
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise StoreError(f"state store {self.path}: {e}") from e
+
+    # objects: gitferry's own kinds (GitRepository, Kustomization) as the API server would hold them
+
+    def put_object(self, manifest: Resource, *, owner: str, origin: str = "") -> bool:
+        """Insert or update; the generation goes up when the spec changes. True when something changed."""
+        key = ObjectKey.of(manifest)
+        digest = spec_hash(manifest)
+        body = json.dumps(manifest, sort_keys=True)
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT spec_hash, generation, manifest, deleted FROM objects WHERE kind=? AND namespace=? AND name=?",
+                (key.kind, key.namespace, key.name),
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO objects (kind, namespace, name, manifest, spec_hash, generation, owner, origin)"
+                    " VALUES (?,?,?,?,?,1,?,?)",
+                    (key.kind, key.namespace, key.name, body, digest, owner, origin),
+                )
+                return True
+            if row[0] == digest and row[2] == body and not row[3]:
+                return False
+            generation = row[1] + (1 if row[0] != digest else 0)
+            db.execute(
+                "UPDATE objects SET manifest=?, spec_hash=?, generation=?, owner=?, origin=?, deleted=0"
+                " WHERE kind=? AND namespace=? AND name=?",
+                (body, digest, generation, owner, origin, key.kind, key.namespace, key.name),
+            )
+            return True
+
+    def get_object(self, key: ObjectKey) -> StoredObject | None:
+        row = self._db.execute(
+            "SELECT kind, namespace, name, manifest, generation, owner, origin, suspended, deleted FROM objects"
+            " WHERE kind=? AND namespace=? AND name=?",
+            (key.kind, key.namespace, key.name),
+        ).fetchone()
+        return _stored(row) if row else None
+
+    def list_objects(self, kind: str | None = None, *, include_deleted: bool = False) -> list[StoredObject]:
+        sql = "SELECT kind, namespace, name, manifest, generation, owner, origin, suspended, deleted FROM objects"
+        clauses, args = [], []
+        if kind:
+            clauses.append("kind=?")
+            args.append(kind)
+        if not include_deleted:
+            clauses.append("deleted=0")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return [_stored(row) for row in self._db.execute(sql + " ORDER BY kind, namespace, name", args)]
+
+    def mark_deleted(self, key: ObjectKey) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE objects SET deleted=1 WHERE kind=? AND namespace=? AND name=?",
+                (key.kind, key.namespace, key.name),
+            )
+
+    def remove_object(self, key: ObjectKey) -> None:
+        """Forget the object and everything recorded for it (after its finalizer ran)."""
+        with self.transaction() as db:
+            for table in ("objects", "status"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE kind=? AND namespace=? AND name=?", (key.kind, key.namespace, key.name)
+                )
+
+    def set_suspended(self, key: ObjectKey, suspended: bool) -> bool:
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE objects SET suspended=? WHERE kind=? AND namespace=? AND name=?",
+                (int(suspended), key.kind, key.namespace, key.name),
+            )
+            return cur.rowcount > 0
+
+    # status
+
+    def get_status(self, key: ObjectKey) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT body FROM status WHERE kind=? AND namespace=? AND name=?", (key.kind, key.namespace, key.name)
+        ).fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    def put_status(self, key: ObjectKey, body: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO status (kind, namespace, name, body) VALUES (?,?,?,?)"
+                " ON CONFLICT (kind, namespace, name) DO UPDATE SET body=excluded.body",
+                (key.kind, key.namespace, key.name, json.dumps(body, sort_keys=True)),
+            )
+
+    # inventory: the last applied set of each Kustomization
+
+    def get_inventory(self, owner: str) -> dict[ObjectKey, Resource]:
+        rows = self._db.execute("SELECT kind, namespace, name, manifest FROM inventory WHERE owner=?", (owner,))
+        return {ObjectKey(r[0], r[1], r[2]): json.loads(r[3]) for r in rows}
+
+    def set_inventory(self, owner: str, objects: Sequence[Resource]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM inventory WHERE owner=?", (owner,))
+            db.executemany(
+                "INSERT INTO inventory (owner, kind, namespace, name, api_version, manifest) VALUES (?,?,?,?,?,?)",
+                [
+                    (owner, k.kind, k.namespace, k.name, str(o.get("apiVersion", "")), json.dumps(o, sort_keys=True))
+                    for o in objects
+                    for k in [ObjectKey.of(o)]
+                ],
+            )
+
+    def find_applied(self, key: ObjectKey) -> Resource | None:
+        """The applied form of an object whichever Kustomization owns it (for substituteFrom)."""
+        row = self._db.execute(
+            "SELECT manifest FROM inventory WHERE kind=? AND namespace=? AND name=? LIMIT 1",
+            (key.kind, key.namespace, key.name),
+        ).fetchone()
+        return dict(json.loads(row[0])) if row else None
+
+    def owner_of(self, key: ObjectKey) -> str | None:
+        row = self._db.execute(
+            "SELECT owner FROM inventory WHERE kind=? AND namespace=? AND name=? LIMIT 1",
+            (key.kind, key.namespace, key.name),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    # events and history
+
+    def add_event(self, key: ObjectKey, type_: str, reason: str, message: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO events (time, kind, namespace, name, type, reason, message) VALUES (?,?,?,?,?,?,?)",
+                (timestamp(), key.kind, key.namespace, key.name, type_, reason, message),
+            )
+
+    def events(self, key: ObjectKey | None = None, limit: int = 100) -> list[Event]:
+        sql = "SELECT id, time, kind, namespace, name, type, reason, message FROM events"
+        args: tuple[Any, ...] = ()
+        if key is not None:
+            sql += " WHERE kind=? AND namespace=? AND name=?"
+            args = (key.kind, key.namespace, key.name)
+        rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [Event(r[0], r[1], ObjectKey(r[2], r[3], r[4]), r[5], r[6], r[7]) for r in reversed(rows)]
+
+    def add_history(
+        self,
+        key: ObjectKey,
+        *,
+        revision: str,
+        started: str,
+        duration: float,
+        result: str,
+        message: str,
+        changed: Sequence[str],
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO history (kind, namespace, name, revision, started, duration, result, message, changed)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    key.kind,
+                    key.namespace,
+                    key.name,
+                    revision,
+                    started,
+                    duration,
+                    result,
+                    message,
+                    json.dumps(list(changed)),
+                ),
+            )
+
+    def history(self, key: ObjectKey, limit: int = 50) -> list[HistoryEntry]:
+        rows = self._db.execute(
+            "SELECT id, kind, namespace, name, revision, started, duration, result, message, changed FROM history"
+            " WHERE kind=? AND namespace=? AND name=? ORDER BY id DESC LIMIT ?",
+            (key.kind, key.namespace, key.name, limit),
+        ).fetchall()
+        return [
+            HistoryEntry(r[0], ObjectKey(r[1], r[2], r[3]), r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+            for r in reversed(rows)
+        ]
+
+
+def _stored(row: Sequence[Any]) -> StoredObject:
+    return StoredObject(
+        key=ObjectKey(row[0], row[1], row[2]),
+        manifest=json.loads(row[3]),
+        generation=row[4],
+        owner=row[5],
+        origin=row[6],
+        suspended=bool(row[7]),
+        deleted=bool(row[8]),
+    )

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: installs everything the tests need, then runs the checks and the suite.
+# Usage: bash scripts/test.sh [pytest args...]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh"
+cd "$ROOT"
+echo "== ruff";          ruff check gitferry tests benchmarks
+echo "== mypy --strict"; mypy gitferry
+echo "== import layers"; lint-imports
+echo "== pytest";        python -m pytest -q "$@"

@@ -1,0 +1,102 @@
+"""Helpers that build real GitOps repositories for tests, from examples/gitops-config."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import ROOT, git
+
+EXAMPLE = ROOT / "examples" / "gitops-config"
+
+
+def free_port_block(width: int = 3, spread: int = 100) -> int:
+    """A base port P with P..P+width-1 and P+spread..P+spread+width-1 all free on 127.0.0.1."""
+    for _ in range(200):
+        base = random.randrange(20000, 40000)
+        ports = [base + i for i in range(width)] + [base + spread + i for i in range(width)]
+        if all(_free(p) for p in ports):
+            return base
+    raise RuntimeError("no free port block on 127.0.0.1")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class GitOpsRepo:
+    """A bare repository (the 'remote') and a work clone to push commits from."""
+
+    def __init__(
+        self, root: Path, *, dev_port: int, staging_port: int, image: str, prefix: str, interval: str = "1m"
+    ) -> None:
+        """``prefix`` goes before the namespaces (``<prefix>dev``) so tests never meet the demo's pods."""
+        self.bare = root / "gitops-config.git"
+        self.work = root / "gitops-config"
+        self.url = f"file://{self.bare}"
+        git(root, "init", "-q", "--bare", "--initial-branch=main", str(self.bare))
+        git(root, "clone", "-q", str(self.bare), str(self.work))
+        shutil.copytree(EXAMPLE, self.work, dirs_exist_ok=True)
+        apps = self.work / "clusters" / "local" / "apps.yaml"
+        text = apps.read_text().replace('"18080"', f'"{dev_port}"').replace('"18180"', f'"{staging_port}"')
+        text = text.replace("interval: 1m", f"interval: {interval}")
+        text = text.replace("targetNamespace: dev", f"targetNamespace: {prefix}dev")
+        apps.write_text(text.replace("targetNamespace: staging", f"targetNamespace: {prefix}staging"))
+        self.edit("apps/base/deployment.yaml", "localhost/gitferry-demo/web:1", image)
+        self.commit("Add dev and staging")
+
+    def edit(self, relative: str, old: str, new: str) -> None:
+        path = self.work / relative
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {relative}"
+        path.write_text(text.replace(old, new))
+
+    def commit(self, message: str) -> str:
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "-m", message)
+        git(self.work, "pull", "-q", "--rebase", "origin", "main") if self._has_remote_main() else None
+        git(self.work, "push", "-q", "origin", "HEAD:main")
+        return git(self.work, "rev-parse", "HEAD").strip()
+
+    def pull(self) -> None:
+        git(self.work, "pull", "-q", "--rebase", "origin", "main")
+
+    def _has_remote_main(self) -> bool:
+        return bool(git(self.work, "ls-remote", "--heads", "origin", "main").strip())
+
+
+def http_get(port: int, timeout: float = 2.0) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout) as response:
+            return str(response.read().decode())
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value: {last!r})")
+
+
+def pod_names(prefix: str) -> list[str]:
+    out = subprocess.run(
+        ["podman", "pod", "ps", "--format", "{{.Name}} {{.Status}}"], capture_output=True, text=True, check=True
+    ).stdout
+    return sorted(line.split()[0] for line in out.splitlines() if line.startswith(prefix) and "Running" in line)
