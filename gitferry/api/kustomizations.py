@@ -146,8 +146,8 @@ UNSUPPORTED_FIELDS = {
 
 
 class Kustomization(Model):
-    api_version: Literal["kustomize.toolkit.fluxcd.io/v1"] = API_VERSION
-    kind: Literal["Kustomization"] = KIND
+    api_version: Literal["kustomize.toolkit.fluxcd.io/v1"] = "kustomize.toolkit.fluxcd.io/v1"
+    kind: Literal["Kustomization"] = "Kustomization"
     metadata: ObjectMeta
     spec: KustomizationSpec
 

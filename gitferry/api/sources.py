@@ -84,8 +84,8 @@ UNSUPPORTED_FIELDS = {
 
 
 class GitRepository(Model):
-    api_version: Literal["source.toolkit.fluxcd.io/v1"] = API_VERSION
-    kind: Literal["GitRepository"] = KIND
+    api_version: Literal["source.toolkit.fluxcd.io/v1"] = "source.toolkit.fluxcd.io/v1"
+    kind: Literal["GitRepository"] = "GitRepository"
     metadata: ObjectMeta
     spec: GitRepositorySpec
 

@@ -21,7 +21,7 @@ MASK = "*** (masked)"
 async def render_local(world: World, ks: Kustomization, folder: Path) -> list[Resource]:
     """Render ``folder`` as ``ks`` would render its source path, without touching any target."""
     world.render_cache.pop(ks.key, None)
-    return await kustomization.render(ks, world, folder, digest="local")
+    return [m.obj for m in await kustomization.render(ks, world, folder, digest="local")]
 
 
 def project(desired: Any, live: Any) -> Any:
@@ -45,7 +45,7 @@ async def diff(world: World, stored: StoredObject) -> str:
     artifact = artifact_from_status(world.store.get_status(ks.source_key()))
     if artifact is None:
         raise DependencyNotReadyError(f"source {ks.source_key()} has no artifact yet: reconcile it first")
-    desired = await kustomization.render(ks, world, artifact.path, artifact.digest)
+    desired = [m.obj for m in await kustomization.render(ks, world, artifact.path, artifact.digest)]
     workloads = [o for o in desired if o.get("kind") not in SELF_MANAGED_KINDS]
     keys = [ObjectKey.of(o) for o in workloads]
     live = await world.target.live(kustomization.owner_of(ks.key), keys)

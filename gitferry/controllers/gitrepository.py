@@ -107,14 +107,14 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
         reason=statuses.SUCCEEDED,
         message=message,
         generation=generation,
-        artifact=artifact_to_status(artifact) if changed else old["artifact"],
+        fields={"artifact": artifact_to_status(artifact) if changed else old["artifact"]},
     )
     if changed or not statuses.same_apart_from_times(old, new):
         world.store.put_status(key, new)
     if changed:
         log.info("%s: %s", key, message)
         world.store.add_event(key, "Normal", "NewArtifact", f"{message}: {artifact.message}".rstrip(": "))
-    return Outcome(requeue_after=interval, ready=True, message=message, wake=[key] if changed else [])
+    return Outcome(requeue_after=interval, ready=True, message=message, new_artifact=changed)
 
 
 def _fail(
@@ -129,7 +129,7 @@ def _fail(
 ) -> Outcome:
     permanent = is_permanent(error)
     reason = statuses.INVALID if permanent else statuses.GIT_OPERATION_FAILED
-    message = str(error)
+    message = statuses.naming(key, str(error))
     kept = old.get("artifact")
     if kept:
         message += f" (serving last good revision '{kept['revision']}')"

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
-from gitferry.api.manifests import Resource
+from gitferry.api.sources import parse_git_repository
+from gitferry.api.manifests import Manifest, Resource
 from gitferry.api.meta import ObjectKey, timestamp
 from gitferry.controllers import dependencies, statuses
 from gitferry.controllers.gitrepository import artifact_from_status
@@ -54,7 +55,7 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     try:
         unsupported = ks.unsupported_fields()
         if unsupported:
-            raise InvalidObjectError(f"Kustomization {owner_id(key)}: not supported yet: {', '.join(unsupported)}")
+            raise InvalidObjectError(f"not supported yet: {', '.join(unsupported)}")
         _check_dependencies(ks, world)
         artifact = artifact_from_status(world.store.get_status(ks.source_key()))
         if artifact is None:
@@ -63,8 +64,8 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
                 " has no artifact yet"
             )
         revision = artifact.revision
-        objects = await render(ks, world, artifact.path, artifact.digest)
-        return await _apply(ks, stored, world, old, objects, revision)
+        manifests = await render(ks, world, artifact.path, artifact.digest)
+        return await _apply(ks, stored, world, old, manifests, revision)
     except GitferryError as e:
         retry = ks.spec.retry_interval_seconds
         return _fail(world, key, old, stored.generation, e, retry=retry, revision=revision)
@@ -96,14 +97,14 @@ def variables_for(ks: Kustomization, world: World) -> dict[str, str]:
     post = ks.spec.post_build
     if post is None:
         return {}
-    lookups = {
+    lookups: dict[tuple[str, str], dict[str, str] | None] = {
         (ref.kind, ref.name): world.lookup_data(ref.kind, ks.metadata.namespace, ref.name)
         for ref in post.substitute_from
     }
     return merge_variables(ks, lookups)
 
 
-async def render(ks: Kustomization, world: World, source_root: Path, digest: str) -> list[Resource]:
+async def render(ks: Kustomization, world: World, source_root: Path, digest: str) -> list[Manifest]:
     """The rendered set, from kustomize or from the cache when nothing that feeds it changed."""
     variables = variables_for(ks, world)
     cache_key = hashlib.sha256(
@@ -113,31 +114,51 @@ async def render(ks: Kustomization, world: World, source_root: Path, digest: str
     ).hexdigest()
     cached = world.render_cache.get(ks.key)
     if cached is not None and cached.key == cache_key:
-        return cached.objects
+        return cached.manifests
     manifests = await render_build.build(
         source_root, ks, variables=variables, strict_substitute=world.strict_substitute
     )
+    _validate(ks, world, manifests)
+    world.render_cache[ks.key] = RenderCacheEntry(cache_key, manifests)
+    return manifests
+
+
+def _validate(ks: Kustomization, world: World, manifests: Sequence[Manifest]) -> None:
+    """Every object must be one the target or gitferry can take, before any of them is applied.
+
+    gitferry's own kinds are checked as the API server's schema would check them, so a bad child
+    Kustomization fails its parent (naming file and field) and the running child keeps its spec.
+    """
     for manifest in manifests:
-        if manifest.obj.get("kind") in SELF_MANAGED_KINDS:
-            continue
+        kind = manifest.obj.get("kind")
         try:
-            # Unknown kinds raise here, before anything is applied; unsupported ones are skipped later.
-            world.target.unsupported_reason(manifest.obj)
+            if kind == "Kustomization":
+                parse_kustomization(manifest.obj, manifest.origin)
+            elif kind == "GitRepository":
+                parse_git_repository(manifest.obj, manifest.origin)
+            else:
+                # Unknown kinds raise here; kinds the target cannot run are skipped and reported later.
+                world.target.unsupported_reason(manifest.obj)
+                continue
         except InvalidObjectError as e:
-            raise InvalidObjectError(f"Kustomization {owner_id(ks.key)}: {e} (in {manifest.origin})") from e
-    objects = [m.obj for m in manifests]
-    world.render_cache[ks.key] = RenderCacheEntry(cache_key, objects)
-    return objects
+            where = "" if manifest.origin in str(e) else f" (in {manifest.origin})"
+            raise InvalidObjectError(f"{e}{where}") from e
 
 
 async def _apply(
-    ks: Kustomization, stored: StoredObject, world: World, old: dict[str, Any], objects: list[Resource], revision: str
+    ks: Kustomization,
+    stored: StoredObject,
+    world: World,
+    old: dict[str, Any],
+    manifests: list[Manifest],
+    revision: str,
 ) -> Outcome:
+    objects = [m.obj for m in manifests]
     key = ks.key
     owner = owner_id(key)
     started = time.monotonic()
     old_inventory = world.store.get_inventory(owner)
-    own = [o for o in objects if o.get("kind") in SELF_MANAGED_KINDS]
+    own = [m for m in manifests if m.obj.get("kind") in SELF_MANAGED_KINDS]
     workloads = [o for o in objects if o.get("kind") not in SELF_MANAGED_KINDS]
     options = ApplyOptions(force=ks.spec.force, timeout=ks.spec.timeout_seconds)
     try:
@@ -163,28 +184,19 @@ async def _apply(
     if skipped:
         message += "; not run on " + world.target.name + ": " + ", ".join(f"{a.key} ({a.detail})" for a in skipped)
     duration = time.monotonic() - started
-    if health_error:
-        new = statuses.mark(
-            old,
-            ready=False,
-            reason=statuses.HEALTH_CHECK_FAILED,
-            message=health_error,
-            generation=stored.generation,
-            lastAttemptedRevision=revision,
-            lastAppliedRevision=revision,
-            inventory={"entries": inventory_entries(objects)},
-        )
-    else:
-        new = statuses.mark(
-            old,
-            ready=True,
-            reason=statuses.RECONCILIATION_SUCCEEDED,
-            message=message,
-            generation=stored.generation,
-            lastAttemptedRevision=revision,
-            lastAppliedRevision=revision,
-            inventory={"entries": inventory_entries(objects)},
-        )
+    applied_fields = {
+        "lastAttemptedRevision": revision,
+        "lastAppliedRevision": revision,
+        "inventory": {"entries": inventory_entries(objects)},
+    }
+    new = statuses.mark(
+        old,
+        ready=not health_error,
+        reason=statuses.HEALTH_CHECK_FAILED if health_error else statuses.RECONCILIATION_SUCCEEDED,
+        message=health_error or message,
+        generation=stored.generation,
+        fields=applied_fields,
+    )
     first_success = statuses.ready_of(old) is not True
     if changed or first_success or not statuses.same_apart_from_times(old, new):
         world.store.put_status(key, new)
@@ -204,27 +216,28 @@ async def _apply(
         log.info("%s: %s (%d changed) in %.2fs", key, message, len(changed), duration)
     if health_error and (statuses.condition_of(old) or {}).get("message") != health_error:
         world.store.add_event(key, "Warning", statuses.HEALTH_CHECK_FAILED, health_error)
-    own_changed = any(a.action != "unchanged" for a in applied if a.key.kind in SELF_MANAGED_KINDS) or any(
-        k.kind in SELF_MANAGED_KINDS for k in pruned
-    )
+    wake = [a.key for a in applied if a.key.kind in SELF_MANAGED_KINDS and a.action in ("created", "configured")]
     retry = ks.spec.retry_interval_seconds if health_error else ks.spec.interval_seconds
     return Outcome(
-        requeue_after=retry, ready=not health_error, message=health_error or message, objects_changed=own_changed
+        requeue_after=retry,
+        ready=not health_error,
+        message=health_error or message,
+        wake=wake + [k for k in pruned if k.kind in SELF_MANAGED_KINDS],
     )
 
 
-def _apply_own(objects: Sequence[Resource], owner: str, world: World) -> list[Applied]:
+def _apply_own(manifests: Sequence[Manifest], owner: str, world: World) -> list[Applied]:
     """GitRepositories and Kustomizations are stored, which is applying them for gitferry."""
     applied = []
-    for obj in objects:
+    for manifest in manifests:
+        obj = manifest.obj
         key = ObjectKey.of(obj)
         existing = world.store.get_object(key)
         if existing is not None and existing.owner not in (owner, BOOTSTRAP_OWNER) and not existing.deleted:
             raise InvalidObjectError(f"{key} is already managed by Kustomization {existing.owner}")
         # The root objects stay owned by bootstrap, so pruning them from Git cannot cut the branch we sit on.
         stored_owner = BOOTSTRAP_OWNER if existing is not None and existing.owner == BOOTSTRAP_OWNER else owner
-        origin = str(((obj.get("metadata") or {}).get("annotations") or {}).get("config.kubernetes.io/origin", ""))
-        changed = world.store.put_object(obj, owner=stored_owner, origin=origin)
+        changed = world.store.put_object(obj, owner=stored_owner, origin=manifest.origin)
         applied.append(Applied(key, ("created" if existing is None else "configured") if changed else "unchanged"))
     return applied
 
@@ -292,13 +305,13 @@ def _fail(
         reason = statuses.INVALID
     else:
         reason = statuses.RECONCILIATION_FAILED
-    message = str(error)
+    message = statuses.naming(key, str(error))
     applied = old.get("lastAppliedRevision")
     if applied and not isinstance(error, DependencyNotReadyError):
         message += f" (last applied revision '{applied}' keeps running)"
     fields = {"lastAttemptedRevision": revision} if revision else {}
     new = statuses.mark(
-        old, ready=False, reason=reason, message=message, generation=generation, stalled=permanent, **fields
+        old, ready=False, reason=reason, message=message, generation=generation, stalled=permanent, fields=fields
     )
     if not statuses.same_apart_from_times(old, new):
         world.store.put_status(key, new)

@@ -12,7 +12,8 @@ class Outcome:
     requeue_after: float
     ready: bool | None
     message: str = ""
-    # A GitRepository with a new artifact, or a Kustomization that added/removed gitferry objects:
-    # the reactor reconciles these next instead of waiting for their intervals.
+    # A source with a new artifact: the Kustomizations that read it run next, not at their interval.
+    new_artifact: bool = False
+    # gitferry objects this reconcile created, changed or removed (a Kustomization applying
+    # GitRepositories and Kustomizations): they run next, as a changed generation does in Flux.
     wake: list[ObjectKey] = field(default_factory=list)
-    objects_changed: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitferry.api.meta import timestamp
+from gitferry.api.meta import ObjectKey, timestamp
 
 Status = dict[str, Any]
 
@@ -31,7 +31,7 @@ def _condition(type_: str, status: str, reason: str, message: str, generation: i
         "reason": reason,
         "message": message,
         "observedGeneration": generation,
-        "lastTransitionTime": timestamp() if changed else previous.get("lastTransitionTime", timestamp()),
+        "lastTransitionTime": (previous or {}).get("lastTransitionTime") if not changed else timestamp(),
     }
 
 
@@ -44,11 +44,11 @@ def mark(
     generation: int,
     stalled: bool = False,
     reconciling: bool = False,
-    **fields: Any,
+    fields: dict[str, Any] | None = None,
 ) -> Status:
     """A new status with the Ready condition set and Reconciling/Stalled present only when true.
 
-    ``ready=None`` writes Ready=Unknown (work in progress). Extra ``fields`` are set at top level.
+    ``ready=None`` writes Ready=Unknown (work in progress). ``fields`` are set at top level.
     """
     ready_value = "Unknown" if ready is None else ("True" if ready else "False")
     conditions = [_condition("Ready", ready_value, reason, message, generation, old)]
@@ -56,10 +56,16 @@ def mark(
         conditions.append(_condition("Reconciling", "True", PROGRESSING, message, generation, old))
     if stalled:
         conditions.append(_condition("Stalled", "True", reason, message, generation, old))
-    new = {**old, **fields, "conditions": conditions}
+    new = {**old, **(fields or {}), "conditions": conditions}
     if ready is not None:
         new["observedGeneration"] = generation
     return new
+
+
+def naming(key: ObjectKey, message: str) -> str:
+    """Every failure message names its object, so an event or a log line read alone is clear."""
+    name = f"{key.kind} {key.namespace}/{key.name}"
+    return message if message.startswith(name) else f"{name}: {message}"
 
 
 def ready_of(status: Status) -> bool | None:

@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitferry.api.manifests import Resource
+from gitferry.api.manifests import Manifest, Resource
 from gitferry.api.meta import ObjectKey
 from gitferry.clock import Clock, SystemClock
 from gitferry.store.sqlite import Store
@@ -19,7 +19,7 @@ SELF_MANAGED_KINDS = frozenset({"GitRepository", "Kustomization"})
 @dataclass
 class RenderCacheEntry:
     key: str
-    objects: list[Resource]
+    manifests: list[Manifest]
 
 
 @dataclass

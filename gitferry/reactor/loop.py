@@ -126,6 +126,9 @@ class Reactor:
     def _dispatch_due(self) -> int:
         now = self.world.clock.monotonic()
         due = [k for k, s in self.states.items() if not s.running and s.due <= now and not self._objects[k].deleted]
+        # A Kustomization waits while its source is fetching, so it reads the new artifact, not the old.
+        fetching = {k for k, s in self.states.items() if k.kind == "GitRepository" and (s.running or k in due)}
+        due = [k for k in due if _source_of(self._objects[k]) not in fetching]
         due.sort(key=lambda k: (KIND_ORDER.get(k.kind, 9), k))
         for key in due:
             state = self.states[key]
@@ -164,18 +167,13 @@ class Reactor:
         self._wake.set()
 
     def _after(self, key: ObjectKey, outcome: Outcome, previous: Outcome | None) -> None:
-        if outcome.objects_changed:
+        if outcome.wake:
             self.refresh()
-        for source in outcome.wake:
+            for changed in outcome.wake:
+                self._make_due(changed)
+        if outcome.new_artifact:
             for stored in self._objects.values():
-                spec = stored.manifest.get("spec") or {}
-                ref = spec.get("sourceRef") or {}
-                if (
-                    stored.key.kind == "Kustomization"
-                    and ref.get("kind") == source.kind
-                    and ref.get("name") == source.name
-                    and (ref.get("namespace") or stored.key.namespace) == source.namespace
-                ):
+                if _source_of(stored) == key:
                     self._make_due(stored.key)
         became_ready = outcome.ready is True and (previous is None or previous.ready is not True)
         if key.kind == "Kustomization" and became_ready:
@@ -204,3 +202,10 @@ class Reactor:
             self.states.pop(key, None)
             self._objects.pop(key, None)
             self.refresh()
+
+
+def _source_of(stored: StoredObject) -> ObjectKey | None:
+    if stored.key.kind != "Kustomization":
+        return None
+    ref = (stored.manifest.get("spec") or {}).get("sourceRef") or {}
+    return ObjectKey(str(ref.get("kind")), str(ref.get("namespace") or stored.key.namespace), str(ref.get("name")))

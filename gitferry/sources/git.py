@@ -15,6 +15,7 @@ GitRepository, its URL and its reference.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,9 +43,7 @@ class Artifact:
     author: str  # Name <email>
 
 
-async def resolve_remote(
-    repo: GitRepository, *, storage: Path, credentials: GitCredentials | None = None
-) -> str:
+async def resolve_remote(repo: GitRepository, *, storage: Path, credentials: GitCredentials | None = None) -> str:
     """The commit the followed reference points at on the remote now (no fetch)."""
     target = refs.target_of(repo.spec.ref)
     async with RemoteSession(repo, target, credentials) as remote:
@@ -137,7 +136,7 @@ async def _prepare_mirror(remote: RemoteSession, mirror: Path) -> None:
     """Create the bare mirror; start afresh when the URL changed, so no object of another repository is used."""
     url_file = mirror / "gitferry-url"
     if mirror.exists() and (not url_file.exists() or url_file.read_text() != remote.url):
-        await asyncio.to_thread(_remove_tree, mirror)
+        await asyncio.to_thread(shutil.rmtree, mirror)
     if not mirror.exists():
         mirror.parent.mkdir(parents=True, exist_ok=True)
         await remote.local(None, "init", "--quiet", "--bare", str(mirror))
@@ -146,24 +145,19 @@ async def _prepare_mirror(remote: RemoteSession, mirror: Path) -> None:
     (mirror / "info" / "attributes").write_text(_EXPORT_ATTRIBUTES)
 
 
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path)
-
-
 async def _fetch_into(remote: RemoteSession, mirror: Path, target: refs.Target, full_ref: str, commit: str) -> str:
     """Fetch what the artifact needs into the mirror and return the commit to export."""
     if target.kind != "commit":
         local = refs.local_ref(full_ref)
-        await remote.fetch(mirror, "--depth=1", f"+{full_ref}:{local}", action=f"fetching {target.describe()}")
-        return await remote.local(mirror, "rev-parse", "--verify", "--end-of-options", f"{local}^{{commit}}")
+        action = f"fetching {target.describe()}"
+        await remote.fetch(mirror, f"+{full_ref}:{local}", options=("--depth=1",), action=action)
+        return await remote.local(mirror, "rev-parse", "--verify", f"{local}^{{commit}}")
     if target.branch:
         # The whole branch, since Flux requires the commit to be in its history.
         local = refs.local_ref(full_ref)
         shallow = await remote.local(mirror, "rev-parse", "--is-shallow-repository") == "true"
-        unshallow = ["--unshallow"] if shallow else []
-        await remote.fetch(mirror, *unshallow, f"+{full_ref}:{local}", action=f"fetching branch '{target.branch}'")
+        options = ("--unshallow",) if shallow else ()
+        await remote.fetch(mirror, f"+{full_ref}:{local}", options=options, action=f"fetching branch '{target.branch}'")
         if not await remote.succeeds(mirror, "merge-base", "--is-ancestor", commit, local):
             raise remote.error(f"commit '{commit}' is not in branch '{target.branch}'")
         return commit
@@ -182,5 +176,6 @@ async def _fetch_into(remote: RemoteSession, mirror: Path, target: refs.Target, 
 async def _describe_commit(remote: RemoteSession, mirror: Path, commit: str) -> tuple[str, str]:
     """The author (``Name <email>``) and subject of a commit."""
     out = await remote.local(mirror, "log", "-1", "--format=%an%x00%ae%x00%s", commit)
-    name, email, subject = (out.split("\0") + ["", "", ""])[:3]
+    parts = out.split("\0", 2)
+    name, email, subject = parts + [""] * (3 - len(parts))
     return f"{name} <{email}>", subject

@@ -63,9 +63,7 @@ def parse_version(tag: str) -> Version | None:
     match = _STRICT_VERSION.match(tag[1:] if tag.startswith("v") else tag)
     if match is None:
         return None
-    return Version(
-        int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or "", original=tag
-    )
+    return Version(int(match["major"]), int(match["minor"]), int(match["patch"]), match["pre"] or "", original=tag)
 
 
 @dataclass(frozen=True)
