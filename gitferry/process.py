@@ -6,7 +6,9 @@ Adapters (git, kustomize, podman) call ``run`` and map ``CommandError`` to their
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,13 +58,17 @@ async def run(
                 stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                # Its own process group, so a timeout also ends helpers (git-remote-http, ssh)
+                # that would otherwise hold the pipes open and hang the wait.
+                start_new_session=True,
             )
         except FileNotFoundError as e:
             raise CommandError(f"{args[0]} is not installed (run 'gitferry check')", argv=args) from e
         try:
             out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin is not None else None), timeout)
         except TimeoutError as e:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
             raise CommandError(f"{args[0]} timed out after {timeout:g}s", argv=args) from e
     done = Completed(args, proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))

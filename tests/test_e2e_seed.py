@@ -41,6 +41,7 @@ class Env:
             capture_output=True,
             text=True,
             timeout=180,
+            env={**os.environ, "COLUMNS": "400"},  # one table row per line, unwrapped
         )
         if check:
             assert done.returncode == 0, f"gitferry {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -143,9 +144,7 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
         (GitRef(commit=SHA, branch="main"), "commit", SHA, "refs/heads/main", f"main@sha1:{SHA}"),
     ],
 )
-def test_target_and_revision(
-    ref: GitRef | None, kind: str, value: str, full_ref: str, revision: str | None
-) -> None:
+def test_target_and_revision(ref: GitRef | None, kind: str, value: str, full_ref: str, revision: str | None) -> None:
     target = refs.target_of(ref)
     assert (target.kind, target.value, target.full_ref()) == (kind, value, full_ref)
     if revision is not None:
@@ -168,7 +167,9 @@ def test_target_rejects_impossible_refs(ref: GitRef, field: str) -> None:
 
 
 def test_ls_remote_parsing_prefers_peeled_tags() -> None:
-    listed = refs.parse_ls_remote(f"{'1' * 40}\trefs/tags/v1\n{'2' * 40}\trefs/tags/v1^{{}}\n{'3' * 40}\trefs/tags/v2\n")
+    listed = refs.parse_ls_remote(
+        f"{'1' * 40}\trefs/tags/v1\n{'2' * 40}\trefs/tags/v1^{{}}\n{'3' * 40}\trefs/tags/v2\n"
+    )
     assert refs.commit_of(listed, "refs/tags/v1") == "2" * 40
     assert refs.commit_of(listed, "refs/tags/v2") == "3" * 40
     assert refs.tag_names(listed) == ["v1", "v2"]
@@ -347,7 +348,13 @@ TREE = {
 def test_default_exclusions(upstream: Upstream, tmp_path: Path) -> None:
     upstream.commit(TREE)
     artifact = fetch(repository(upstream.url, ref={"branch": "main"}), tmp_path / "s")
-    assert files_in(artifact.path) == {"deploy/app.yaml", "deploy/README.md", "notes.txt", "sub/a.yaml", "sub/README.md"}
+    assert files_in(artifact.path) == {
+        "deploy/app.yaml",
+        "deploy/README.md",
+        "notes.txt",
+        "sub/a.yaml",
+        "sub/README.md",
+    }
 
 
 def test_sourceignore_in_a_subdirectory_replaces_the_defaults(upstream: Upstream, tmp_path: Path) -> None:
@@ -414,8 +421,10 @@ def test_include(upstream: Upstream, tmp_path: Path) -> None:
     with pytest.raises(DependencyNotReadyError, match="GitRepository flux-system/lib has no artifact yet"):
         fetch(repo, storage, includes={})
     clash = repository(upstream.url, ref={"branch": "main"}, include=[{"repository": {"name": "lib"}, "toPath": "."}])
-    with pytest.raises(InvalidObjectError, match="toPath '.' already exists"):
+    with pytest.raises(InvalidObjectError, match=re.escape("toPath '.' already exists")):
         fetch(clash, storage, includes={"lib": lib2})
+    leftovers = [p.name for p in again.path.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # a failed build leaves no half-made directory or archive behind
 
 
 def test_artifact_directories_are_published_whole_and_pruned(upstream: Upstream, tmp_path: Path) -> None:
@@ -466,7 +475,7 @@ def test_missing_references(upstream: Upstream, tmp_path: Path, ref: dict[str, s
 
 
 def test_invalid_semver_range_is_permanent(upstream: Upstream, tmp_path: Path) -> None:
-    with pytest.raises(InvalidObjectError, match="spec.ref.semver '>= one' is not a valid semver range"):
+    with pytest.raises(InvalidObjectError, match=re.escape("spec.ref.semver '>= one' is not a valid semver range")):
         fetch(repository(upstream.url, ref={"semver": ">= one"}), tmp_path / "s")
 
 
@@ -584,3 +593,42 @@ def test_basic_auth_over_http_keeps_the_password_out_of_argv_and_messages(
     error = refused.value
     assert str(error).startswith(f"GitRepository flux-system/app: authentication failed at {url}")
     assert "wrong-pass" not in str(error) + error.stderr + " ".join(error.argv)
+
+
+# --- ssh: the plumbing, with a stand-in ssh that records how git called it -------------------
+
+FAKE_SSH = """#!/bin/sh
+printf '%s\\n' "$@" > "$FAKE_SSH_RECORD/args"
+prev=""
+for arg in "$@"; do
+  if [ "$prev" = "-i" ]; then stat -c %a "$arg" > "$FAKE_SSH_RECORD/mode"; cat "$arg" > "$FAKE_SSH_RECORD/key"; fi
+  prev="$arg"
+done
+echo "git@127.0.0.1: Permission denied (publickey)." >&2
+exit 255
+"""
+
+
+def test_ssh_key_and_known_hosts_reach_ssh_as_private_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir, record = tmp_path / "bin", tmp_path / "record"
+    bin_dir.mkdir()
+    record.mkdir()
+    (bin_dir / "ssh").write_text(FAKE_SSH)
+    (bin_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SSH_RECORD", str(record))
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----"
+    credentials = git.GitCredentials(identity=key, known_hosts="127.0.0.1 ssh-ed25519 AAAA")
+    url = "ssh://git@127.0.0.1:2222/repo.git"
+    with pytest.raises(GitError) as caught:
+        fetch(repository(url, ref={"branch": "main"}), tmp_path / "s", credentials=credentials)
+    assert str(caught.value).startswith(f"GitRepository flux-system/app: authentication failed at {url}: ")
+    args = (record / "args").read_text().splitlines()
+    assert (record / "mode").read_text().strip() == "600"
+    assert (record / "key").read_text() == key + "\n"
+    for option in ("BatchMode=yes", "IdentitiesOnly=yes", "StrictHostKeyChecking=yes"):
+        assert option in args
+    known_hosts = next(a for a in args if a.startswith("UserKnownHostsFile="))
+    key_file = args[args.index("-i") + 1]
+    assert not Path(key_file).exists() and not Path(known_hosts.split("=", 1)[1]).exists()  # removed afterwards
+    assert not any("not-a-real-key" in a for a in args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -270,7 +271,7 @@ def test_two_objects_with_one_podman_name_are_an_error_naming_both() -> None:
     ],
 )
 def test_same_image(live: str, desired: str, same: bool) -> None:
-    assert translate.same_image(live, desired) is same
+    assert observe.same_image(live, desired) is same
 
 
 def _pod_ps(spec_hash: str, infra: str = "running") -> str:
@@ -286,6 +287,20 @@ def _ps(state: str = "running", image: str = "localhost/app:1") -> str:
     return json.dumps(
         [{"Id": "c1", "Names": ["dev-web-main"], "Pod": "p1", "State": state, "Image": image, "ExitCode": 0}]
     )
+
+
+def test_a_finished_pod_is_not_rerun_unless_its_policy_restarts_it() -> None:
+    for policy, exit_code, current in [
+        ("Never", 3, True),
+        ("OnFailure", 0, True),
+        ("OnFailure", 1, False),
+        ("Always", 0, False),
+    ]:
+        plan = plans(pod() | {"spec": {"restartPolicy": policy, "containers": pod()["spec"]["containers"]}})[0]
+        ps = json.loads(_ps(state="exited"))
+        ps[0]["ExitCode"] = exit_code
+        live = observe.parse_pods(_pod_ps(plan.spec_hash, infra="exited"), json.dumps(ps))["dev-web"]
+        assert observe.is_current(live, plan) is current, (policy, exit_code)
 
 
 @pytest.mark.parametrize(
@@ -306,3 +321,93 @@ def test_is_current(pod_ps: str, ps: str, current: bool) -> None:
     assert live["dev-web"].key == ObjectKey("Pod", "dev", "web")
     assert observe.is_current(live["dev-web"], plan) is current
     assert observe.is_current(None, plan) is False
+
+
+@pytest.mark.parametrize(("policy", "played"), [(None, None), ("Always", "IfNotPresent"), ("Never", "Never")])
+def test_pull_policy_is_gitferrys_to_carry_out(policy: str | None, played: str | None) -> None:
+    extra = {"imagePullPolicy": policy} if policy else {}
+    plan = plans(pod(**extra))[0]
+    assert plan.images == (("localhost/app:1", policy or "IfNotPresent"),)
+    assert documents(plan)[-1]["spec"]["containers"][0].get("imagePullPolicy") == played
+
+
+NOW = 1_800_000_000.0
+
+
+def _inspect(restarts: int = 0, started_seconds_ago: float = 600, policy: str = "always") -> dict[str, Any]:
+    started = datetime.fromtimestamp(NOW - started_seconds_ago, UTC).isoformat()
+    return {
+        "RestartCount": restarts,
+        "State": {"StartedAt": started},
+        "HostConfig": {"RestartPolicy": {"Name": policy}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("state", "exit_code", "inspect", "healthy", "expected"),
+    [
+        ("running", 0, _inspect(), None, None),
+        ("running", 0, _inspect(), True, None),
+        ("running", 0, _inspect(), False, ("Failed", "fails its liveness probe")),
+        (
+            "running",
+            0,
+            _inspect(restarts=5, started_seconds_ago=1),
+            None,
+            ("Failed", "crashlooping: restarted 5 times"),
+        ),
+        ("running", 0, _inspect(restarts=5, started_seconds_ago=3600), None, None),  # recovered long ago
+        ("exited", 137, _inspect(), None, ("Failed", "exited with code 137")),
+        ("exited", 0, _inspect(policy="no"), None, None),  # a Pod that ran to completion
+        ("exited", 0, _inspect(policy="always"), None, ("Failed", "exited with code 0")),
+        ("created", 0, _inspect(), None, ("InProgress", "is created")),
+    ],
+)
+def test_container_problem(
+    state: str, exit_code: int, inspect: dict[str, Any], healthy: bool | None, expected: tuple[str, str] | None
+) -> None:
+    pod_ = observe.LivePod("p1", "dev-web-0", {}, "i1", "running")
+    live = observe.LiveContainer("c1", "httpd", state, "localhost/app:1", exit_code)
+    found = observe.container_problem(pod_, live, inspect, healthy, NOW)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None and found[0] == expected[0] and expected[1] in found[1]
+        assert "container httpd in pod dev-web-0" in found[1]
+
+
+def _live_pod(name: str, *containers: str, infra: str = "running") -> observe.LivePod:
+    pod_ = observe.LivePod(name, name, {}, "i", infra)
+    for c in containers:
+        pod_.containers[c] = observe.LiveContainer(c, c, "running", "img", 0)
+    return pod_
+
+
+KEY = ObjectKey("Deployment", "dev", "web")
+
+
+@pytest.mark.parametrize(
+    ("pods", "expected", "problems", "status", "message"),
+    [
+        ([], ["dev-web-0"], [], "NotFound", "no podman pod"),
+        ([], [], [], "Current", ""),  # scaled to zero
+        ([_live_pod("dev-web-0", "httpd")], ["dev-web-0"], [], "Current", "1 of 1 pods running"),
+        ([_live_pod("dev-web-0", "httpd")], ["dev-web-0", "dev-web-1"], [], "InProgress", "dev-web-1 does not exist"),
+        ([_live_pod("dev-web-0")], ["dev-web-0"], [], "InProgress", "container httpd of pod dev-web-0 is missing"),
+        ([_live_pod("dev-web-0", "httpd", infra="exited")], ["dev-web-0"], [], "InProgress", "dev-web-0 is exited"),
+        (
+            [_live_pod("dev-web-0", "httpd"), _live_pod("dev-web-1", "httpd")],
+            ["dev-web-0"],
+            [],
+            "InProgress",
+            "dev-web-1 are still",
+        ),
+        ([_live_pod("dev-web-0", "httpd")], ["dev-web-0"], [("Failed", "x exited with code 1")], "Failed", "code 1"),
+        ([_live_pod("dev-web-0", "httpd")], ["dev-web-0"], [("InProgress", "x is created")], "InProgress", "created"),
+    ],
+)
+def test_judge(
+    pods: list[observe.LivePod], expected: list[str], problems: list[tuple[str, str]], status: str, message: str
+) -> None:
+    health = observe.judge(KEY, pods, expected, ["httpd"], problems)
+    assert health.status == status and message in health.message

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
-from gitferry.api.sources import parse_git_repository
 from gitferry.api.manifests import Manifest, Resource
 from gitferry.api.meta import ObjectKey, timestamp
+from gitferry.api.sources import parse_git_repository
 from gitferry.controllers import dependencies, statuses
 from gitferry.controllers.gitrepository import artifact_from_status
 from gitferry.controllers.inventory import changes, inventory_entries, to_prune
@@ -297,7 +297,8 @@ def _fail(
     revision: str,
 ) -> Outcome:
     permanent = is_permanent(error)
-    if isinstance(error, DependencyNotReadyError):
+    waiting = isinstance(error, DependencyNotReadyError)  # expected while dependencies start: no alarm
+    if waiting:
         reason = statuses.DEPENDENCY_NOT_READY
     elif isinstance(error, RenderError):
         reason = statuses.BUILD_FAILED
@@ -307,7 +308,7 @@ def _fail(
         reason = statuses.RECONCILIATION_FAILED
     message = statuses.naming(key, str(error))
     applied = old.get("lastAppliedRevision")
-    if applied and not isinstance(error, DependencyNotReadyError):
+    if applied and not waiting:
         message += f" (last applied revision '{applied}' keeps running)"
     fields = {"lastAttemptedRevision": revision} if revision else {}
     new = statuses.mark(
@@ -315,12 +316,12 @@ def _fail(
     )
     if not statuses.same_apart_from_times(old, new):
         world.store.put_status(key, new)
-        world.store.add_event(key, "Warning", reason, message)
-        if revision and not isinstance(error, DependencyNotReadyError):
+        world.store.add_event(key, "Normal" if waiting else "Warning", reason, message)
+        if revision and not waiting:
             world.store.add_history(
                 key, revision=revision, started=timestamp(), duration=0.0, result=reason, message=message, changed=[]
             )
-        log.warning("%s: %s", key, message)
+        log.log(logging.INFO if waiting else logging.WARNING, "%s: %s", key, message)
     return Outcome(requeue_after=retry, ready=False, message=message)
 
 

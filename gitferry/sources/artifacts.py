@@ -128,6 +128,7 @@ def _inside(path: str) -> str:
 
 
 def remove_ignored(root: Path, spec_ignore: str | None) -> None:
+    """Delete what ``.sourceignore`` files (found in the tree itself) and ``spec.ignore`` exclude."""
     files = sorted(_relative_files(root))
     sourceignores = {}
     for path in files:
@@ -140,7 +141,7 @@ def remove_ignored(root: Path, spec_ignore: str | None) -> None:
         if path not in kept:
             (root / path).unlink()
     # Directories emptied by the rules go too: an artifact holds files, as Flux's tarball does.
-    for directory, _, _ in sorted(os.walk(root), key=lambda entry: -len(entry[0])):
+    for directory, _, _ in os.walk(root, topdown=False):
         if Path(directory) != root and not any(Path(directory).iterdir()):
             Path(directory).rmdir()
 
@@ -178,8 +179,11 @@ def publish(work: Path, final: Path) -> Path:
 
 
 def prune(parent: Path, *, keep: Path, count: int = KEEP_ARTIFACTS) -> list[Path]:
-    """Remove all but the ``count`` newest artifact directories (always keeping ``keep``)."""
-    # Leftovers of a build or removal that a crash interrupted start with a dot.
+    """Remove all but the ``count`` newest artifact directories (always keeping ``keep``).
+
+    Dot-named leftovers of an interrupted build or removal go too: reconciles of one object never
+    overlap, so no other build of this repository can be running.
+    """
     leftovers = [p for p in parent.iterdir() if p.name.startswith((BUILDING_PREFIX, _DOOMED))]
     artifacts = sorted(
         (p for p in parent.iterdir() if p.is_dir() and p not in leftovers and p != keep),

@@ -44,7 +44,10 @@ class Artifact:
 
 
 async def resolve_remote(repo: GitRepository, *, storage: Path, credentials: GitCredentials | None = None) -> str:
-    """The commit the followed reference points at on the remote now (no fetch)."""
+    """The commit the followed reference points at on the remote now (``git ls-remote``, no fetch).
+
+    ``storage`` is part of the interface for symmetry with ``fetch``; nothing is written there.
+    """
     target = refs.target_of(repo.spec.ref)
     async with RemoteSession(repo, target, credentials) as remote:
         _, commit = await _remote_commit(remote, target)

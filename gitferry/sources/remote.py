@@ -9,6 +9,7 @@ reference, with every secret removed.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import re
 import shlex
@@ -76,14 +77,17 @@ class RemoteSession:
         if creds.bearer_token and (creds.username or creds.password):
             raise InvalidObjectError(f"{self.who}: the Secret holds both a bearer token and basic auth; keep one")
         # An empty helper clears any helper configured on the host: only the Secret may answer.
-        config = [("credential.helper", "")]
+        # The speed floor makes git's HTTP helper give up on a stalled server by itself: killing
+        # git on timeout does not reach the helper, which would keep the output pipes open.
+        stall = str(max(1, math.ceil(self._timeout)))
+        config = [("credential.helper", ""), ("http.lowSpeedLimit", "1"), ("http.lowSpeedTime", stall)]
         header = self._auth_header()
         if header and self.url.startswith(("http://", "https://")):
             config.append((f"http.{self.url}.extraHeader", header))
         env = {**self._local_env, "GIT_CONFIG_COUNT": str(len(config))}
         for i, (key, value) in enumerate(config):
             env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
-        if self.url.startswith("ssh://") and (creds.identity or creds.known_hosts):
+        if self.url.startswith("ssh://"):
             env["GIT_SSH_COMMAND"] = self._ssh_command()
         self._remote_env = env
         return self
@@ -106,13 +110,17 @@ class RemoteSession:
         return ""
 
     def _ssh_command(self) -> str:
-        """An ssh invocation that uses only the Secret's key and, when given, only its known hosts."""
-        self._keys = tempfile.TemporaryDirectory(prefix="gitferry-ssh-")
-        command = ["ssh", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
+        """An ssh that never prompts, gives up on a dead server itself, and uses the Secret's key and hosts."""
+        seconds = max(1, math.ceil(self._timeout))
+        command = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={seconds}"]
+        command += ["-o", f"ServerAliveInterval={max(1, seconds // 3)}", "-o", "ServerAliveCountMax=3"]
         creds = self._credentials
-        if creds.identity:
-            command += ["-i", _private_file(Path(self._keys.name) / "identity", creds.identity)]
-        if creds.known_hosts:
+        if creds.identity or creds.known_hosts:
+            self._keys = tempfile.TemporaryDirectory(prefix="gitferry-ssh-")
+        if creds.identity and self._keys:
+            key = _private_file(Path(self._keys.name) / "identity", creds.identity)
+            command += ["-i", key, "-o", "IdentitiesOnly=yes"]
+        if creds.known_hosts and self._keys:
             known = _private_file(Path(self._keys.name) / "known_hosts", creds.known_hosts)
             command += ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
         return shlex.join(command)

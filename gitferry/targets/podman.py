@@ -1,20 +1,23 @@
 """The podman target: runs rendered Kubernetes objects with ``podman kube play`` on this host.
 
 How objects map onto podman (names, replicas, ports, ConfigMaps, Secrets, volumes) is written in
-``podman_translate``; the podman commands are in ``podman_client``. Here is the reconcile:
+``podman_translate``; the podman commands are in ``podman_client``; live views and health in
+``podman_status``. Here is the write side:
 
-- apply reads everything an owner has with two calls (``pod ps`` and ``ps -a``, filtered by the
-  owner label) and replays only pods that are missing, whose spec-hash differs, or whose
-  containers are gone, not running, or run another image. An unchanged reconcile therefore costs
-  two podman calls and writes nothing; it runs every interval and is the drift correction.
-- A pod is replaced with ``pod stop -t <grace>``, ``pod rm`` and ``kube play``. Measured on the
-  test hosts for a busybox httpd pod (which ignores SIGTERM), time until the new version serves:
-  0.30 s (median of 7), against 3.3 s for ``kube play --replace`` or ``pod rm -f -t 0`` (their
-  removal of the pod cgroup waits for conmon to leave it). The grace is the pod's
-  ``terminationGracePeriodSeconds`` (podman 4.3 ignores that field itself) or
-  ``DEFAULT_GRACE_SECONDS``.
-- Every image a pod needs is made present (``image exists``, else ``pull``) before its running
-  pod is stopped, so a missing image leaves the old pod serving.
+- apply reads everything an owner has in one concurrent round (``pod ps`` and ``ps -a`` filtered
+  by the owner label, plus ``secret ls``/``volume ls`` when the set has Secrets/PVCs) and replays
+  only pods that are missing, whose spec-hash differs, or whose containers are gone, stopped
+  against their restartPolicy, or run another image. An unchanged reconcile therefore costs two
+  podman calls and writes nothing; it runs every interval and is the drift correction.
+- A pod is replaced with ``pod stop -t <grace>``, ``pod rm`` and ``kube play``. Measured here for a
+  one-container busybox httpd pod (httpd ignores SIGTERM), time until the new version serves:
+  0.30 s with the podman commands alone (median of 7), against 3.3 s for ``kube play --replace``
+  and for ``pod rm -f -t 0`` + ``kube play``, whose removal of the pod cgroup waits for conmon to
+  leave it. The grace is the pod's ``terminationGracePeriodSeconds`` (podman 4.3 ignores that
+  field itself) or ``DEFAULT_GRACE_SECONDS``; a process that ignores SIGTERM costs all of it.
+- Every image a pod needs is made present first (``image exists``, else ``pull``; always ``pull``
+  for ``imagePullPolicy: Always``), so a missing image leaves the running pod serving.
+- Independent pods are replayed concurrently, at most ``_PARALLEL_PODS`` at a time.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from gitferry.targets.podman_state import OwnerState
 _T = TypeVar("_T")
 DEFAULT_GRACE_SECONDS = 2
 _PARALLEL_PODS = 4
-_RANK: dict[Action, int] = {"skipped": -1, "unchanged": 0, "created": 1, "configured": 2}
 
 
 def _label(owner: Owner) -> str:
@@ -45,8 +47,9 @@ def _label(owner: Owner) -> str:
 
 
 def _labels(owner: Owner, key: ObjectKey) -> list[str]:
-    return label_args({translate.MANAGED_BY: "gitferry", translate.OWNER: _label(owner), translate.KIND: key.kind,
-                       translate.NAMESPACE: key.namespace, translate.NAME: key.name})  # fmt: skip
+    """``--label`` arguments that mark a secret or volume as this owner's, for prune to check."""
+    labels = {translate.MANAGED_BY: "gitferry", translate.OWNER: _label(owner), translate.KIND: key.kind}
+    return label_args({**labels, translate.NAMESPACE: key.namespace, translate.NAME: key.name})
 
 
 class PodmanTarget:
@@ -165,8 +168,8 @@ class PodmanTarget:
         timeout: float,
     ) -> None:
         async with limit:
-            for image in plan.images:
-                await images.ensure(image, plan.key)
+            for image, policy in plan.images:
+                await images.ensure(image, policy, plan.key)
             if pod is not None:
                 grace = DEFAULT_GRACE_SECONDS if plan.grace_seconds is None else plan.grace_seconds
                 await self._cli.stop_and_remove(pod.id, grace)
@@ -253,16 +256,18 @@ async def _nothing(value: _T) -> _T:
 
 
 class _Images:
-    """Each image checked (and pulled) once per apply, however many pods need it at once."""
+    """Each image made present once per apply (pulled if missing, or always if its policy says
+    so), however many pods need it at once."""
 
     def __init__(self, cli: PodmanCLI, timeout: float) -> None:
         self._cli, self._timeout = cli, timeout
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
 
-    async def ensure(self, image: str, key: ObjectKey) -> None:
-        if image not in self._tasks:
-            self._tasks[image] = asyncio.ensure_future(self._cli.ensure_image(image, self._timeout))
+    async def ensure(self, image: str, policy: str, key: ObjectKey) -> None:
+        if (image, policy) not in self._tasks:
+            job = self._cli.ensure_image(image, policy, self._timeout)
+            self._tasks[image, policy] = asyncio.ensure_future(job)
         try:
-            await asyncio.shield(self._tasks[image])
+            await asyncio.shield(self._tasks[image, policy])
         except PodmanError as e:
             raise PodmanError(f"{key}: {e}; the running pods are left as they are") from e

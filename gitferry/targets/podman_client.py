@@ -46,15 +46,18 @@ class PodmanCLI:
         )
         return observe.parse_pods(pod_ps.stdout, ps.stdout)
 
-    async def ensure_image(self, image: str, timeout: float) -> None:
-        """The image is in local storage afterwards, pulled if needed, or PodmanError says why not."""
-        if (await self.run("image", "exists", image, check=False)).returncode == 0:
+    async def ensure_image(self, image: str, policy: str, timeout: float) -> None:
+        """Make ``image`` present as its imagePullPolicy says, or raise PodmanError saying why not."""
+        if policy != "Always" and (await self.run("image", "exists", image, check=False)).returncode == 0:
             return
+        if policy == "Never":
+            raise PodmanError(f"image {image} is not in local storage and its imagePullPolicy is Never")
         try:
             await self.run("pull", "-q", self.tls_verify, image, timeout=timeout)
         except PodmanError as e:
             detail = podman_message(e.stderr)
-            raise PodmanError(f"image {image} is not in local storage and cannot be pulled: {detail}") from e
+            where = "is not in local storage and " if policy != "Always" else "has imagePullPolicy Always but "
+            raise PodmanError(f"image {image} {where}cannot be pulled: {detail}") from e
 
     async def stop_and_remove(self, pod_id: str, grace_seconds: int) -> None:
         # Stopping first lets conmon leave the pod's cgroup before ``pod rm`` deletes it: ``pod rm -f``

@@ -10,6 +10,7 @@ and judges health the way kstatus does.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -91,15 +92,48 @@ def parse_pods(pod_ps: str, ps: str) -> dict[str, LivePod]:
     return pods
 
 
+def normalize_image(image: str) -> str:
+    """``busybox`` -> ``docker.io/library/busybox:latest``, as podman names what it ran."""
+    name, _, digest = image.partition("@")
+    first, _, rest = name.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name}" if rest else f"docker.io/library/{name}"
+    if not digest and ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return f"{name}@{digest}" if digest else name
+
+
+def same_image(live: str, desired: str) -> bool:
+    """Whether a container created from image ``live`` runs ``desired``."""
+    if normalize_image(live) == normalize_image(desired):
+        return True
+    # A short name may have been resolved through another registry of registries.conf.
+    first = desired.split("/", 1)[0]
+    short = "/" not in desired or ("." not in first and ":" not in first and first != "localhost")
+    tagged = desired if "@" in desired or ":" in desired.rsplit("/", 1)[-1] else desired + ":latest"
+    return short and live.endswith("/" + tagged)
+
+
 def is_current(pod: LivePod | None, plan: translate.PodPlan) -> bool:
     """The pod was made from this exact plan and every container still runs the planned image."""
-    if pod is None or pod.labels.get(translate.SPEC_HASH) != plan.spec_hash or pod.infra_state != "running":
+    if pod is None or pod.labels.get(translate.SPEC_HASH) != plan.spec_hash:
         return False
+    finished = 0
     for name, image in plan.containers:
         live = pod.containers.get(name)
-        if live is None or live.state != "running" or not translate.same_image(live.image, image):
+        if live is None or not same_image(live.image, image):
             return False
-    return True
+        if live.state != "running" and not _finished(live, plan.restart_policy):
+            return False
+        finished += live.state != "running"
+    # podman stops a pod's infra container once all its containers have ended.
+    return pod.infra_state == "running" or finished == len(plan.containers)
+
+
+def _finished(live: LiveContainer, restart_policy: str) -> bool:
+    """A container that ended as its restartPolicy allows: not drift, so it must not be rerun."""
+    ended = live.state in ("exited", "stopped")
+    return ended and (restart_policy == "Never" or (restart_policy == "OnFailure" and live.exit_code == 0))
 
 
 def _command(inspect: dict[str, Any]) -> dict[str, list[str]]:
@@ -151,11 +185,17 @@ def live_workload(key: ObjectKey, pods: list[LivePod], inspects: dict[str, dict[
             "spec": {"replicas": len(pods), "template": template}}  # fmt: skip
 
 
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+
+
 def _seconds_since(moment: str, now: float) -> float:
-    try:
-        return now - datetime.fromisoformat(moment[:26].rstrip("Z") + "+00:00").timestamp()
-    except ValueError:
+    """Seconds from an RFC 3339 time as podman prints it (nanoseconds, ``Z``) until ``now``."""
+    match = _RFC3339.match(moment)
+    if match is None:
         return float("inf")
+    whole, fraction, zone = match.groups()
+    zone = "+00:00" if zone == "Z" else zone
+    return now - datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6].ljust(6, '0')}{zone}").timestamp()
 
 
 def container_problem(
@@ -192,7 +232,7 @@ def judge(
     waiting = [f"pod {name} does not exist yet" for name in expected if name not in names]
     for pod in pods:
         waiting += [f"container {c} of pod {pod.name} is missing" for c in containers if c not in pod.containers]
-        if pod.infra_state != "running":
+        if pod.infra_state != "running" and any(c.state == "running" for c in pod.containers.values()):
             waiting.append(f"pod {pod.name} is {pod.infra_state}")
     waiting += [message for _, message in problems]
     if extra := sorted(names - set(expected)):

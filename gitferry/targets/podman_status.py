@@ -57,6 +57,8 @@ async def live(
         meta: dict[str, Any] = {"name": key.name, "namespace": key.namespace}
         if by_key.get(key):
             out[key] = observe.live_workload(key, by_key[key], inspects)
+        elif key.kind == "Deployment" and (state.workload(key) or {}).get("pods") == []:
+            out[key] = {"apiVersion": "apps/v1", "kind": key.kind, "metadata": meta, "spec": {"replicas": 0}}
         elif key.kind == "ConfigMap":
             out[key] = configmaps.get(key)
         elif key.kind == "Secret" and (secret := state.secret(key)) is not None:

@@ -16,6 +16,12 @@ How Kubernetes maps onto one podman host:
   podman 4.3 reads a secret for ``secretKeyRef``/``envFrom`` as a flat JSON map of key -> base64
   value (a whole v1 Secret fails with "not valid JSON"), and crashes on secret volumes.
 - PersistentVolumeClaims become named volumes ``<ns>-<name>``; ``claimName`` is rewritten.
+- ``imagePullPolicy: Always`` is carried out by gitferry, which pulls before it stops a running
+  pod; the play document then says ``IfNotPresent``. The ``:latest`` default of Kubernetes is not
+  applied: images built on this host often exist nowhere else.
+- Exec probes: podman 4.3 joins their argv with spaces into one shell command, so gitferry quotes
+  it (``sh -c "test -f /x"`` would lose its quotes). podman 4.3 ignores readiness and startup
+  probes, and runs ``httpGet`` probes with ``curl`` inside the container.
 - Every pod carries gitferry's labels (owner, kind, namespace, name, replica, spec-hash) plus the
   object's own labels; podman copies pod labels onto the pod's containers.
 """
@@ -199,6 +205,8 @@ def _rewrite_spec(key: ObjectKey, spec: dict[str, Any], replica: int) -> dict[st
                 # podman 4.3 joins the argv with spaces into a shell command: quote it so the shell
                 # rebuilds the same argv (``sh -c "test -f /x"`` would otherwise lose its quotes).
                 probe["exec"]["command"] = [shlex.join(command)]
+        if c.get("imagePullPolicy") == "Always":
+            c["imagePullPolicy"] = "IfNotPresent"  # gitferry pulls it before stopping the running pod
         for port in c.get("ports") or []:
             host_ip = str(port.get("hostIP") or DEFAULT_HOST_IP)
             if not _LOOPBACK.match(host_ip):
@@ -225,9 +233,10 @@ class PodPlan:
     replica: int
     document: str
     spec_hash: str
-    images: tuple[str, ...]
+    images: tuple[tuple[str, str], ...]  # (image, imagePullPolicy) of every container, init ones too
     containers: tuple[tuple[str, str], ...]  # (name, image) of each app container, init ones excluded
     grace_seconds: int | None
+    restart_policy: str = "Always"
 
 
 def pod_plans(
@@ -249,7 +258,9 @@ def pod_plans(
         elif not _optional_reference(spec, ref.name):
             raise InvalidObjectError(f"{key} references {ref}, which no Kustomization applied")
     secret_part = {str(ref): secret_hashes.get(ref, "external") for ref in sorted(wanted_secrets)}
-    images = tuple(dict.fromkeys(c["image"] for c in _containers(spec)))
+    images = tuple(
+        dict.fromkeys((str(c["image"]), str(c.get("imagePullPolicy") or "IfNotPresent")) for c in _containers(spec))
+    )
     containers = tuple((str(c["name"]), str(c["image"])) for c in spec["containers"])
     grace = spec.get("terminationGracePeriodSeconds")
     grace = int(grace) if grace is not None else None
@@ -265,7 +276,8 @@ def pod_plans(
         spec_hash = short_hash({"pod": pod, "configmaps": embedded, "secrets": secret_part})
         labels[SPEC_HASH] = spec_hash
         document = dump_documents([*embedded, pod])
-        plans.append(PodPlan(key, name, replica, document, spec_hash, images, containers, grace))
+        policy = str(spec.get("restartPolicy") or "Always")
+        plans.append(PodPlan(key, name, replica, document, spec_hash, images, containers, grace, policy))
     return plans
 
 
@@ -276,28 +288,6 @@ def _optional_reference(spec: dict[str, Any], name: str) -> bool:
         refs += [(env.get("valueFrom") or {}).get("configMapKeyRef") for env in c.get("env") or []]
         refs += [env_from.get("configMapRef") for env_from in c.get("envFrom") or []]
     return all(ref.get("optional") is True for ref in refs if ref and ref.get("name") == name)
-
-
-def normalize_image(image: str) -> str:
-    """``busybox`` -> ``docker.io/library/busybox:latest``, as podman names what it ran."""
-    name, _, digest = image.partition("@")
-    first, _, rest = name.partition("/")
-    if not rest or ("." not in first and ":" not in first and first != "localhost"):
-        name = f"docker.io/{name}" if rest else f"docker.io/library/{name}"
-    if not digest and ":" not in name.rsplit("/", 1)[-1]:
-        name += ":latest"
-    return f"{name}@{digest}" if digest else name
-
-
-def same_image(live: str, desired: str) -> bool:
-    """Whether a container created from image ``live`` runs ``desired``."""
-    if normalize_image(live) == normalize_image(desired):
-        return True
-    # A short name may have been resolved through another registry of registries.conf.
-    first = desired.split("/", 1)[0]
-    short = "/" not in desired or ("." not in first and ":" not in first and first != "localhost")
-    tagged = desired if "@" in desired or ":" in desired.rsplit("/", 1)[-1] else desired + ":latest"
-    return short and live.endswith("/" + tagged)
 
 
 def check_unique(plans: Mapping[ObjectKey, list[str]]) -> None:

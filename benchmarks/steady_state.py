@@ -1,0 +1,395 @@
+"""Steady-state cost of reconciling many Kustomizations when nothing changed.
+
+Real git (a file:// repository), real kustomize and the real reconcilers and reactor; the target is
+the in-memory ``RecordingTarget``, so what is measured is gitferry itself. One GitRepository and
+N Kustomizations (one folder of M objects each: ConfigMaps and Deployments) are put straight into
+a Store, as bootstrap and a parent Kustomization would.
+
+1. warm-up: the GitRepository is fetched and every Kustomization renders and applies once.
+2. requested rounds (what the brief asks): ``reactor.request(key)`` for every Kustomization,
+   then ``run_until_idle()``; repeated ``--rounds`` times.
+3. interval rounds (what ``gitferry up`` does each interval): the fake clock moves past the
+   Kustomizations' interval and ``run_until_idle()`` runs everything that fell due.
+4. one requested round again under cProfile: the top functions by cumulative time.
+
+Nothing changed, so the target must not be written to: ``RecordingTarget.calls["apply.write"]``
+is checked after every round. Run from the repository root::
+
+    python benchmarks/steady_state.py [--kustomizations 500 --objects 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import platform
+import pstats
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitferry.api.meta import ObjectKey
+from gitferry.clock import FakeClock
+from gitferry.controllers import statuses
+from gitferry.controllers.world import World
+from gitferry.reactor.loop import Reactor
+from gitferry.store.sqlite import BOOTSTRAP_OWNER, Store
+from gitferry.targets.memory import RecordingTarget
+
+NAMESPACE = "flux-system"
+SOURCE = ObjectKey("GitRepository", NAMESPACE, "flux-system")
+KS_INTERVAL = 600.0  # 10m: the interval rounds move the fake clock past it
+GIT_INTERVAL = "24h"  # the source does not fall due during the interval rounds
+TARGET_RATE = 200.0  # reconciles per second
+TARGET_RSS_MB = 300.0
+
+
+# ---------------------------------------------------------------------------------------------
+# the GitOps repository
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "Bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def configmap(index: int) -> str:
+    return f"""apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config-{index:02d}
+  labels:
+    app: web-{index:02d}
+data:
+  message: "hello from ${{APP}}, object {index}"
+  level: info
+"""
+
+
+def deployment(index: int, config: int) -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web-{index:02d}
+  labels:
+    app: web-{index:02d}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: web-{index:02d}
+  template:
+    metadata:
+      labels:
+        app: web-{index:02d}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: httpd
+          image: localhost/gitferry-bench/web:1
+          command: ["/bin/sh", "-c"]
+          args: ["exec httpd -f -p 8080 -h /"]
+          env:
+            - name: MESSAGE
+              valueFrom:
+                configMapKeyRef:
+                  name: config-{config:02d}
+                  key: message
+          ports:
+            - containerPort: 8080
+"""
+
+
+def folder_files(objects: int) -> dict[str, str]:
+    """``objects`` manifests, ConfigMaps and Deployments alternating, one file each."""
+    files: dict[str, str] = {}
+    configs = [i for i in range(objects) if i % 2 == 0] or [0]
+    for i in range(objects):
+        if i % 2 == 0:
+            files[f"configmap-{i:02d}.yaml"] = configmap(i)
+        else:
+            files[f"deployment-{i:02d}.yaml"] = deployment(i, configs[(i // 2) % len(configs)])
+    resources = "".join(f"  - {name}\n" for name in files)
+    files["kustomization.yaml"] = f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{resources}"
+    return files
+
+
+def make_repository(root: Path, kustomizations: int, objects: int) -> str:
+    """A bare repository with ``apps/app-NNN/`` folders, pushed from a work clone; its file:// URL."""
+    bare, work = root / "gitops.git", root / "work"
+    git(root, "init", "-q", "--bare", "--initial-branch=main", str(bare))
+    git(root, "clone", "-q", str(bare), str(work))
+    files = folder_files(objects)
+    for n in range(kustomizations):
+        folder = work / "apps" / f"app-{n:03d}"
+        folder.mkdir(parents=True)
+        for name, text in files.items():
+            (folder / name).write_text(text)
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", f"{kustomizations} apps of {objects} objects")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    return f"file://{bare}"
+
+
+def source_object(url: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": SOURCE.name, "namespace": NAMESPACE},
+        "spec": {"interval": GIT_INTERVAL, "ref": {"branch": "main"}, "url": url},
+    }
+
+
+def kustomization_object(n: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": f"app-{n:03d}", "namespace": NAMESPACE},
+        "spec": {
+            "interval": "10m",
+            "path": f"./apps/app-{n:03d}",
+            "prune": True,
+            "targetNamespace": f"app-{n:03d}",
+            "sourceRef": {"kind": "GitRepository", "name": SOURCE.name},
+            "postBuild": {"substitute": {"APP": f"app-{n:03d}"}},
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# measuring
+
+
+@dataclass
+class Round:
+    seconds: float
+    reconciles: int
+    writes_after: int
+
+    @property
+    def rate(self) -> float:
+        return self.reconciles / self.seconds if self.seconds else float("inf")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def not_ready(store: Store, keys: Sequence[ObjectKey]) -> list[str]:
+    out = []
+    for key in keys:
+        status = store.get_status(key)
+        if statuses.ready_of(status) is not True:
+            out.append(f"{key}: {(statuses.condition_of(status) or {}).get('message', 'no status')}")
+    return out
+
+
+async def requested_round(reactor: Reactor, keys: Sequence[ObjectKey]) -> int:
+    """``request`` every key, then run until idle; the number of reconciles that ran."""
+    before = reactor.reconciles
+    futures = [reactor.request(key) for key in keys]
+    await reactor.run_until_idle()
+    bad = [f.result().message for f in futures if f.result().ready is not True]
+    if bad:
+        raise SystemExit(f"steady-state reconcile not Ready: {bad[0]}")
+    return reactor.reconciles - before
+
+
+async def interval_round(reactor: Reactor, clock: FakeClock) -> int:
+    """Move past the interval, as the daemon's clock does, and run everything that fell due."""
+    before = reactor.reconciles
+    clock.advance(KS_INTERVAL + 1)
+    await reactor.run_until_idle()
+    return reactor.reconciles - before
+
+
+def row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(row(header, widths))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(row(r, widths))
+
+
+def summary(label: str, results: Sequence[Round]) -> list[str]:
+    rates = [r.rate for r in results]
+    per_ms = [1000 * r.seconds / r.reconciles for r in results if r.reconciles]
+    return [
+        label,
+        str(len(results)),
+        str(results[0].reconciles),
+        f"{statistics.median(r.seconds for r in results):.2f}",
+        f"{statistics.median(rates):.0f}",
+        f"{min(rates):.0f}-{max(rates):.0f}",
+        f"{statistics.mean(per_ms):.2f}",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Steady-state reconcile rate, per-reconcile time and peak RSS against the in-memory target.",
+    )
+    parser.add_argument("--kustomizations", type=int, default=500, help="Kustomizations, one folder each (500)")
+    parser.add_argument("--objects", type=int, default=20, help="objects per folder, ConfigMaps and Deployments (20)")
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds of each kind (5)")
+    parser.add_argument("--concurrency", type=int, default=4, help="reactor concurrency, as 'gitferry up' (4)")
+    parser.add_argument("--top", type=int, default=15, help="profile lines to print (15)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile round")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (for inspection)")
+    args = parser.parse_args(argv)
+
+    root = Path(tempfile.mkdtemp(prefix="gitferry-bench-steady-"))
+    try:
+        return asyncio.run(run(args, root))
+    finally:
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+async def run(args: argparse.Namespace, root: Path) -> int:
+    print(f"gitferry steady state: {args.kustomizations} Kustomizations x {args.objects} objects, "
+          f"concurrency {args.concurrency}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    started = time.perf_counter()
+    url = make_repository(root, args.kustomizations, args.objects)
+    print(f"repository: {args.kustomizations * (args.objects + 1)} files committed in "
+          f"{time.perf_counter() - started:.1f}s")
+
+    store = Store(root / "data" / "state.db")
+    store.put_object(source_object(url), owner=BOOTSTRAP_OWNER, origin="bench")
+    keys = []
+    for n in range(args.kustomizations):
+        obj = kustomization_object(n)
+        store.put_object(obj, owner=BOOTSTRAP_OWNER, origin="bench")
+        keys.append(ObjectKey("Kustomization", NAMESPACE, obj["metadata"]["name"]))
+    target = RecordingTarget()
+    clock = FakeClock()
+    world = World(store=store, target=target, data_dir=root / "data", clock=clock)
+    reactor = Reactor(world, concurrency=args.concurrency, idle_start=True)
+
+    # 1. warm-up: fetch, then every Kustomization renders (real kustomize) and applies once.
+    rss_before = peak_rss_mb()
+    started = time.perf_counter()
+    fetched = reactor.request(SOURCE)
+    await reactor.run_until_idle(max_rounds=1000)
+    warm = time.perf_counter() - started
+    if fetched.result().ready is not True:
+        raise SystemExit(f"fetch failed: {fetched.result().message}")
+    failing = not_ready(store, keys)
+    if failing:
+        raise SystemExit(f"{len(failing)} Kustomizations not Ready after warm-up, first: {failing[0]}")
+    writes = target.calls["apply.write"]
+    expected = args.kustomizations * args.objects
+    if writes != expected:
+        raise SystemExit(f"warm-up wrote {writes} objects, expected {expected}")
+    warm_reconciles = reactor.reconciles
+    print(f"warm-up: {warm_reconciles} reconciles (1 fetch + {warm_reconciles - 1} renders with kustomize) "
+          f"in {warm:.1f}s = {warm / max(1, warm_reconciles - 1) * 1000:.0f} ms per Kustomization; "
+          f"{writes} objects written; peak RSS {peak_rss_mb():.0f} MB (before: {rss_before:.0f} MB)")
+
+    # 2. + 3. nothing changed
+    results_req: list[Round] = []
+    results_int: list[Round] = []
+    for _ in range(args.rounds):
+        t = time.perf_counter()
+        count = await requested_round(reactor, keys)
+        results_req.append(Round(time.perf_counter() - t, count, target.calls["apply.write"]))
+        check_writes("requested", target, writes)
+    for _ in range(args.rounds):
+        t = time.perf_counter()
+        count = await interval_round(reactor, clock)
+        results_int.append(Round(time.perf_counter() - t, count, target.calls["apply.write"]))
+        check_writes("interval", target, writes)
+    rss = peak_rss_mb()
+
+    print()
+    print("nothing changed (no kustomize run, nothing written to the target):")
+    print_table(
+        ["round kind", "rounds", "reconciles/round", "median s", "reconciles/s", "range/s", "mean ms/reconcile"],
+        [summary("requested (request + run_until_idle)", results_req),
+         summary("interval (clock past 10m, as 'up')", results_int)],
+    )
+    rate = statistics.median(r.rate for r in results_req)
+    print()
+    print_table(
+        ["check", "measured", "target", "ok"],
+        [
+            ["reconciles/s (requested, median)", f"{rate:.0f}", f">= {TARGET_RATE:.0f}", yes(rate >= TARGET_RATE)],
+            ["peak RSS (MB)", f"{rss:.0f}", f"< {TARGET_RSS_MB:.0f}", yes(rss < TARGET_RSS_MB)],
+            ["apply.write after warm-up", str(writes), str(expected), yes(writes == expected)],
+            ["apply.write after all rounds", str(target.calls["apply.write"]), str(writes),
+             yes(target.calls["apply.write"] == writes)],
+            ["target.calls", ", ".join(f"{k}={v}" for k, v in sorted(target.calls.items())), "", ""],
+        ],
+    )
+
+    if not args.no_profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        t = time.perf_counter()
+        count = await requested_round(reactor, keys)
+        elapsed = time.perf_counter() - t
+        profiler.disable()
+        check_writes("profiled", target, writes)
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(args.top)
+        print()
+        print(f"where the time goes: one requested round under cProfile ({count} reconciles in {elapsed:.2f}s, "
+              f"profiler overhead included), top {args.top} by cumulative time:")
+        print(trim_profile(out.getvalue()))
+    return 0
+
+
+def check_writes(label: str, target: RecordingTarget, writes: int) -> None:
+    if target.calls["apply.write"] != writes:
+        raise SystemExit(f"{label}: the target was written in the steady state: apply.write went from "
+                         f"{writes} to {target.calls['apply.write']}")
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def trim_profile(text: str) -> str:
+    """pstats output without its preamble, with paths shortened to the package or stdlib module."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
+    prefixes = sorted({str(Path(p)) + "/" for p in sys.path if p}, key=len, reverse=True)
+    out = []
+    for line in lines[start:]:
+        if not line.strip():
+            continue
+        for prefix in prefixes:
+            line = line.replace(prefix, "")
+        out.append(line)
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
