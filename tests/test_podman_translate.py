@@ -219,12 +219,12 @@ def test_spec_hash_is_stable_and_sensitive_to_what_the_pod_runs() -> None:
         (
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}},
             "skipped",
-            "Service skipped: podman has no Services",
+            "podman has no Services",
         ),
         (
             {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i"}},
             "skipped",
-            "Ingress skipped",
+            "podman has no ingress controller",
         ),
         ({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"}}, "skipped", "not supported"),
         (

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gitferry.api.kustomizations import SUBSTITUTE_ANNOTATION, Kustomization, parse_kustomization
-from gitferry.errors import DependencyNotReadyError, InvalidObjectError, RenderError
+from gitferry.errors import DependencyNotReadyError, RenderError
 from gitferry.render import goyaml
 from gitferry.render.substitute import merge_variables, substitute, substitute_object
 
@@ -208,7 +208,8 @@ def test_merge_variables_missing_reference_is_an_error(lookups: dict[tuple[str, 
             ]
         }
     )
-    with pytest.raises(DependencyNotReadyError, match=r"spec\.postBuild\.substituteFrom\[1\]: Secret flux-system/creds"):
+    expected = r"spec\.postBuild\.substituteFrom\[1\]: Secret flux-system/creds"
+    with pytest.raises(DependencyNotReadyError, match=expected):
         merge_variables(ks, lookups)
 
 

@@ -36,6 +36,8 @@ _GROUP = API_VERSION.split("/")[0]
 NAME_LABEL = f"{_GROUP}/name"
 NAMESPACE_LABEL = f"{_GROUP}/namespace"
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+
+
 @dataclass(frozen=True)
 class _Workspace:
     root: Path  # the copy of the source

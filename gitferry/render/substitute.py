@@ -21,7 +21,7 @@ from ruamel.yaml.error import YAMLError
 from gitferry.api.kustomizations import SUBSTITUTE_ANNOTATION, Kustomization
 from gitferry.api.manifests import Resource
 from gitferry.api.meta import ObjectKey
-from gitferry.errors import DependencyNotReadyError, InvalidObjectError, RenderError
+from gitferry.errors import DependencyNotReadyError, RenderError
 from gitferry.render import goyaml
 
 VARIABLE_NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")

@@ -92,7 +92,7 @@ def unsupported_reason(obj: Resource) -> str | None:
     if role_of(obj) != "skipped":
         return None
     kind = str(obj.get("kind"))
-    return f"{kind} skipped: {SKIPPED_KINDS[kind]}"
+    return SKIPPED_KINDS[kind]
 
 
 def key_of(obj: Resource) -> ObjectKey:
