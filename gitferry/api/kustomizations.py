@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from gitferry.api.meta import LocalRef, Model, ObjectKey, ObjectMeta, parse_duration, raise_invalid
+from gitferry.api.meta import LocalRef, Model, ObjectKey, ObjectMeta, parse_duration, validate
 
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
 KIND = "Kustomization"
@@ -172,9 +172,4 @@ class Kustomization(Model):
 
 def parse_kustomization(obj: dict[str, Any], origin: str = "") -> Kustomization:
     """Validate a Kustomization; raise InvalidObjectError naming the object, file and field."""
-    try:
-        return Kustomization.model_validate(obj)
-    except ValidationError as e:
-        name = str((obj.get("metadata") or {}).get("name", "?"))
-        raise_invalid(KIND, name, origin, e)
-        raise
+    return validate(Kustomization, KIND, obj, origin)

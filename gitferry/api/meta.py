@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from gitferry.errors import InvalidObjectError
@@ -82,6 +82,9 @@ class Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class ObjectMeta(Model):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
@@ -143,5 +146,10 @@ def validation_message(kind: str, name: str, origin: str, error: Any) -> str:
     return f"{kind} {name}{where}: " + "; ".join(parts)
 
 
-def raise_invalid(kind: str, name: str, origin: str, error: Any) -> None:
-    raise InvalidObjectError(validation_message(kind, name, origin, error)) from error
+def validate(model: type[M], kind: str, obj: dict[str, Any], origin: str) -> M:
+    """``obj`` as ``model``; InvalidObjectError naming the object, the file and each bad field."""
+    try:
+        return model.model_validate(obj)
+    except ValidationError as e:
+        name = str((obj.get("metadata") or {}).get("name", "?"))
+        raise InvalidObjectError(validation_message(kind, name, origin, e)) from e

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from gitferry.api.meta import LocalRef, Model, ObjectMeta, parse_duration, raise_invalid
+from gitferry.api.meta import LocalRef, Model, ObjectMeta, parse_duration, validate
 
 API_VERSION = "source.toolkit.fluxcd.io/v1"
 KIND = "GitRepository"
@@ -96,9 +96,4 @@ class GitRepository(Model):
 
 def parse_git_repository(obj: dict[str, Any], origin: str = "") -> GitRepository:
     """Validate a GitRepository; raise InvalidObjectError naming the object, file and field."""
-    try:
-        return GitRepository.model_validate(obj)
-    except ValidationError as e:
-        name = str((obj.get("metadata") or {}).get("name", "?"))
-        raise_invalid(KIND, name, origin, e)
-        raise  # unreachable: raise_invalid always raises
+    return validate(GitRepository, KIND, obj, origin)

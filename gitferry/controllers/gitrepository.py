@@ -134,9 +134,7 @@ def _fail(
     if kept:
         message += f" (serving last good revision '{kept['revision']}')"
     new = statuses.mark(old, ready=False, reason=reason, message=message, generation=generation, stalled=permanent)
-    if not statuses.same_apart_from_times(old, new):
-        world.store.put_status(key, new)
-        world.store.add_event(key, "Warning", reason, message)
+    if world.record_failure(key, old, new, ("Warning", reason)):
         log.warning("%s: %s", key, message)
     # Exponential back-off for transient failures, never slower than the interval itself.
     delay = interval if permanent else min(interval, 2.0 ** min(failures, 10))

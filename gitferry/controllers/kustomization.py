@@ -314,9 +314,7 @@ def _fail(
     new = statuses.mark(
         old, ready=False, reason=reason, message=message, generation=generation, stalled=permanent, fields=fields
     )
-    if not statuses.same_apart_from_times(old, new):
-        world.store.put_status(key, new)
-        world.store.add_event(key, "Normal" if waiting else "Warning", reason, message)
+    if world.record_failure(key, old, new, ("Normal" if waiting else "Warning", reason)):
         if revision and not waiting:
             world.store.add_history(
                 key, revision=revision, started=timestamp(), duration=0.0, result=reason, message=message, changed=[]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gitferry.api.manifests import Manifest, Resource
 from gitferry.api.meta import ObjectKey
 from gitferry.clock import Clock, SystemClock
+from gitferry.controllers.statuses import same_apart_from_times
 from gitferry.store.sqlite import Store
 from gitferry.targets.base import Target
 
@@ -36,6 +38,18 @@ class World:
     @property
     def storage(self) -> Path:
         return self.data_dir / "sources"
+
+    def record_failure(self, key: ObjectKey, old: dict[str, Any], new: dict[str, Any], event: tuple[str, str]) -> bool:
+        """Write a failed status and its event, once: a retry that fails the same way writes nothing.
+
+        ``event`` is (type, reason); the message is the Ready condition's. True when written.
+        """
+        if same_apart_from_times(old, new):
+            return False
+        self.store.put_status(key, new)
+        message = next((c["message"] for c in new.get("conditions", []) if c["type"] == "Ready"), "")
+        self.store.add_event(key, event[0], event[1], message)
+        return True
 
     def lookup_data(self, kind: str, namespace: str, name: str) -> dict[str, str] | None:
         """The data of a ConfigMap or Secret (decoded), from the store or any applied set."""
