@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from gitferry import __version__
-from gitferry.cli import actions, inspect, running
+from gitferry.cli import actions, inspect, running, secrets
 from gitferry.cli.context import console, fail, open_store, settings
 from gitferry.controllers.bootstrap import bootstrap as run_bootstrap
 from gitferry.errors import GitferryError
@@ -28,6 +28,7 @@ app.add_typer(actions.resume_app, name="resume")
 app.add_typer(inspect.tree_app, name="tree")
 app.add_typer(inspect.diff_app, name="diff")
 app.add_typer(inspect.build_app, name="build")
+app.add_typer(secrets.create_app, name="create")
 app.command("events", help="Show events, newest last (as flux events).")(inspect.events)
 app.command("up", help="Run the reconcile loop in the foreground, with live status in the terminal.")(running.up)
 app.command("check", help="Check that git, podman and kustomize work and the data directory is usable.")(running.check)
