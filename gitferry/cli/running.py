@@ -73,6 +73,9 @@ def _status(store: Store) -> Group:
         "",
         "[bold]Kustomizations[/bold]",
         views.objects_table(store, "Kustomization", None),
+        "",
+        "[bold]Latest events[/bold]",
+        views.events_table(store.events(limit=6)),
     )
 
 
