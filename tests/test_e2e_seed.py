@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -33,7 +34,26 @@ class Env:
     dev: int
     staging: int
     prefix: str
-    daemon: subprocess.Popen[str]
+    log: TextIO
+    daemon: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        """``gitferry up`` in the background, as a user would run it."""
+        self.daemon = subprocess.Popen(
+            [sys.executable, "-m", "gitferry", "--data-dir", str(self.data_dir), "-v", "up", "--no-live"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        assert self.daemon is not None
+        self.daemon.send_signal(sig)
+        try:
+            self.daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            self.daemon.kill()
+            self.daemon.wait()
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -89,21 +109,12 @@ def env(tmp_path_factory: pytest.TempPathFactory, busybox_image: str) -> Iterato
     assert boot.returncode == 0, boot.stdout + boot.stderr
     repo.pull()
     log = open(root / "up.log", "w")  # noqa: SIM115 - closed after the daemon stops
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "gitferry", "--data-dir", str(data_dir), "-v", "up", "--no-live"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    environment = Env(repo, data_dir, base, base + 100, prefix, daemon)
+    environment = Env(repo, data_dir, base, base + 100, prefix, log)
+    environment.start()
     try:
         yield environment
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        environment.stop()
         log.close()
         remove_pods_with_prefix(prefix)
         print((root / "up.log").read_text()[-4000:])
@@ -173,3 +184,26 @@ def test_c_removing_an_app_from_git_prunes_its_containers(env: Env) -> None:
     assert "apps-staging" not in listed and "apps-dev" in listed
     diff = env.cli("diff", "kustomization", "apps-dev", check=False)
     assert diff.returncode == 0, diff.stdout + diff.stderr
+
+
+def test_e_a_killed_daemon_resumes_without_applying_again(env: Env) -> None:
+    """SIGKILL mid-life, restart: the same pods keep running (no re-apply), nothing is orphaned."""
+    wait_for(lambda: env.ready_message("apps-dev")[0] == "True", timeout=60, what="apps-dev Ready")
+    before = pod_ids(f"{env.prefix}dev-")
+    history_before = env.cli("events", "--for", "Kustomization/apps-dev").stdout.count("ReconciliationSucceeded")
+    env.stop(signal.SIGKILL)
+    env.start()
+    # The restarted loop reconciles everything at once; give it two intervals.
+    time.sleep(2 * INTERVAL)
+    assert env.cli("reconcile", "kustomization", "apps-dev").returncode == 0
+    assert pod_ids(f"{env.prefix}dev-") == before
+    history_after = env.cli("events", "--for", "Kustomization/apps-dev").stdout.count("ReconciliationSucceeded")
+    assert history_after == history_before
+    assert pod_names(f"{env.prefix}staging-") == []
+
+
+def pod_ids(prefix: str) -> dict[str, str]:
+    out = subprocess.run(
+        ["podman", "pod", "ps", "--format", "{{.Name}} {{.Id}}"], capture_output=True, text=True, check=True
+    ).stdout
+    return dict(line.split() for line in out.splitlines() if line.startswith(prefix))
