@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from gitferry.api.meta import ObjectKey
 
 
-def find_cycle(graph: Mapping[ObjectKey, Sequence[ObjectKey]], start: ObjectKey) -> list[ObjectKey] | None:
-    """The first dependency cycle reachable from ``start`` (as a path that returns to its head), or None."""
+def find_cycle(deps_of: Callable[[ObjectKey], Sequence[ObjectKey]], start: ObjectKey) -> list[ObjectKey] | None:
+    """The first dependency cycle reachable from ``start`` (as a path that returns to its head), or None.
+
+    ``deps_of`` is asked only for the nodes reachable from ``start``, so a caller can look them up
+    lazily instead of loading every object.
+    """
     path: list[ObjectKey] = []
     on_path: set[ObjectKey] = set()
     done: set[ObjectKey] = set()
@@ -20,7 +24,7 @@ def find_cycle(graph: Mapping[ObjectKey, Sequence[ObjectKey]], start: ObjectKey)
             return None
         path.append(node)
         on_path.add(node)
-        for dep in graph.get(node, ()):
+        for dep in deps_of(node):
             found = visit(dep)
             if found:
                 return found

@@ -72,13 +72,19 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
 
 
 def _check_dependencies(ks: Kustomization, world: World) -> None:
-    graph = {s.key: _deps_of(s) for s in world.store.list_objects(KIND)}
-    cycle = dependencies.find_cycle(graph, ks.key)
+    deps = ks.dependency_keys()
+    if not deps:
+        return
+
+    def deps_of(key: ObjectKey) -> list[ObjectKey]:
+        stored = world.store.get_object(key)
+        return _deps_of(stored) if stored is not None and not stored.deleted else []
+
+    cycle = dependencies.find_cycle(deps_of, ks.key)
     if cycle:
         path = " -> ".join(f"{k.namespace}/{k.name}" for k in cycle)
         raise InvalidObjectError(f"Kustomization {owner_id(ks.key)}: field spec.dependsOn: dependency cycle {path}")
-    deps = ks.dependency_keys()
-    ready = {d: statuses.ready_of(world.store.get_status(d)) for d in deps if d in graph}
+    ready = {d: statuses.ready_of(world.store.get_status(d)) for d in deps if world.store.get_object(d) is not None}
     blocked = dependencies.blocking_dependency(deps, ready)
     if blocked:
         raise DependencyNotReadyError(f"{blocked[1]} (field spec.dependsOn)")
@@ -165,7 +171,7 @@ async def _apply(
         applied = await world.target.apply(owner_of(key), workloads, options)
     except GitferryError:
         # What the target did apply stays owned: keep old and new keys so nothing is orphaned.
-        world.store.set_inventory(owner, _union(old_inventory, objects))
+        _save_inventory(world, owner, old_inventory, _union(old_inventory, objects))
         raise
     applied += _apply_own(own, owner, world)
     new_keys = [ObjectKey.of(o) for o in objects]
@@ -174,9 +180,9 @@ async def _apply(
         gone = to_prune(old_inventory, new_keys)
         pruned = await _prune(world, key, gone, old_inventory)
         kept = [old_inventory[k] for k in gone if k not in pruned]
-        world.store.set_inventory(owner, [*objects, *kept])
+        _save_inventory(world, owner, old_inventory, [*objects, *kept])
     else:
-        world.store.set_inventory(owner, _union(old_inventory, objects))
+        _save_inventory(world, owner, old_inventory, _union(old_inventory, objects))
     changed = changes(applied) + [f"{k} pruned" for k in pruned]
     skipped = [a for a in applied if a.action == "skipped"]
     health_error = await _wait_healthy(ks, world, objects, applied) if (ks.spec.wait or ks.spec.health_checks) else None
@@ -252,6 +258,12 @@ async def _prune(
     removed = await world.target.prune(owner_of(key), workloads) if workloads else []
     # Objects the target no longer has are gone either way; the inventory must not keep them.
     return own + [k for k in workloads if k in removed or k not in inventory]
+
+
+def _save_inventory(world: World, owner: str, old: dict[ObjectKey, Resource], objects: Sequence[Resource]) -> None:
+    """Write the inventory only when it changed: most reconciles change nothing."""
+    if {ObjectKey.of(o): o for o in objects} != old:
+        world.store.set_inventory(owner, objects)
 
 
 def _union(old: dict[ObjectKey, Resource], objects: Sequence[Resource]) -> list[Resource]:

@@ -57,7 +57,8 @@ class Reactor:
 
     def request(self, key: ObjectKey) -> asyncio.Future[Outcome]:
         """Reconcile ``key`` now (or right after the run in progress); the future holds the outcome."""
-        self.refresh()
+        if key not in self.states:
+            self.refresh()
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         state = self.states.get(key)
         if state is None:
