@@ -29,6 +29,7 @@ import platform
 import pstats
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from gitferry.reactor.loop import Reactor
 from gitferry.store.sqlite import BOOTSTRAP_OWNER, Store
 from gitferry.targets.memory import RecordingTarget
 
+REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "flux-system"
 SOURCE = ObjectKey("GitRepository", NAMESPACE, "flux-system")
 KS_INTERVAL = 600.0  # 10m: the interval rounds move the fake clock past it
@@ -117,8 +119,8 @@ spec:
 """
 
 
-def folder_files(objects: int) -> dict[str, str]:
-    """``objects`` manifests, ConfigMaps and Deployments alternating, one file each."""
+def folder_files(objects: int, layout: str) -> dict[str, str]:
+    """``objects`` manifests, ConfigMaps and Deployments alternating, in one file or one file each."""
     files: dict[str, str] = {}
     configs = [i for i in range(objects) if i % 2 == 0] or [0]
     for i in range(objects):
@@ -126,17 +128,19 @@ def folder_files(objects: int) -> dict[str, str]:
             files[f"configmap-{i:02d}.yaml"] = configmap(i)
         else:
             files[f"deployment-{i:02d}.yaml"] = deployment(i, configs[(i // 2) % len(configs)])
+    if layout == "folder":
+        files = {"objects.yaml": "---\n".join(files.values())}
     resources = "".join(f"  - {name}\n" for name in files)
-    files["kustomization.yaml"] = f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{resources}"
-    return files
+    header = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+    return {**files, "kustomization.yaml": f"{header}resources:\n{resources}"}
 
 
-def make_repository(root: Path, kustomizations: int, objects: int) -> str:
-    """A bare repository with ``apps/app-NNN/`` folders, pushed from a work clone; its file:// URL."""
+def make_repository(root: Path, kustomizations: int, objects: int, layout: str) -> tuple[str, int]:
+    """A bare repository with ``apps/app-NNN/`` folders pushed from a work clone: its file:// URL, its file count."""
     bare, work = root / "gitops.git", root / "work"
     git(root, "init", "-q", "--bare", "--initial-branch=main", str(bare))
     git(root, "clone", "-q", str(bare), str(work))
-    files = folder_files(objects)
+    files = folder_files(objects, layout)
     for n in range(kustomizations):
         folder = work / "apps" / f"app-{n:03d}"
         folder.mkdir(parents=True)
@@ -145,7 +149,7 @@ def make_repository(root: Path, kustomizations: int, objects: int) -> str:
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", f"{kustomizations} apps of {objects} objects")
     git(work, "push", "-q", "origin", "HEAD:main")
-    return f"file://{bare}"
+    return f"file://{bare}", kustomizations * len(files)
 
 
 def source_object(url: str) -> dict[str, Any]:
@@ -181,7 +185,7 @@ def kustomization_object(n: int) -> dict[str, Any]:
 class Round:
     seconds: float
     reconciles: int
-    writes_after: int
+    store_rows: int  # rows the store changed during the round
 
     @property
     def rate(self) -> float:
@@ -237,12 +241,12 @@ def summary(label: str, results: Sequence[Round]) -> list[str]:
     per_ms = [1000 * r.seconds / r.reconciles for r in results if r.reconciles]
     return [
         label,
-        str(len(results)),
         str(results[0].reconciles),
         f"{statistics.median(r.seconds for r in results):.2f}",
         f"{statistics.median(rates):.0f}",
         f"{min(rates):.0f}-{max(rates):.0f}",
         f"{statistics.mean(per_ms):.2f}",
+        str(results[0].store_rows),
     ]
 
 
@@ -255,6 +259,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--kustomizations", type=int, default=500, help="Kustomizations, one folder each (500)")
     parser.add_argument("--objects", type=int, default=20, help="objects per folder, ConfigMaps and Deployments (20)")
+    parser.add_argument(
+        "--layout",
+        choices=["folder", "object"],
+        default="folder",
+        help="one multi-document file per folder (default), or one file per object: slow warm-up, see README",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds of each kind (5)")
     parser.add_argument("--concurrency", type=int, default=4, help="reactor concurrency, as 'gitferry up' (4)")
     parser.add_argument("--top", type=int, default=15, help="profile lines to print (15)")
@@ -270,15 +280,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+            print(f"cleaned up {root}")
+
+
+def store_changes(store: Store) -> int:
+    """Rows the store's connection has inserted, updated or deleted so far (sqlite3 total_changes)."""
+    connection = getattr(store, "_db", None)
+    return int(connection.total_changes) if isinstance(connection, sqlite3.Connection) else -1
 
 
 async def run(args: argparse.Namespace, root: Path) -> int:
-    print(f"gitferry steady state: {args.kustomizations} Kustomizations x {args.objects} objects, "
-          f"concurrency {args.concurrency}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"gitferry steady state: {args.kustomizations} Kustomizations x {args.objects} objects "
+        f"(layout: {args.layout}), concurrency {args.concurrency}; {os.cpu_count()} cores, "
+        f"{platform.platform()}, Python {platform.python_version()}"
+    )
     started = time.perf_counter()
-    url = make_repository(root, args.kustomizations, args.objects)
-    print(f"repository: {args.kustomizations * (args.objects + 1)} files committed in "
-          f"{time.perf_counter() - started:.1f}s")
+    url, files = make_repository(root, args.kustomizations, args.objects, args.layout)
+    print(f"repository: {files} files committed and pushed in {time.perf_counter() - started:.1f}s")
 
     store = Store(root / "data" / "state.db")
     store.put_object(source_object(url), owner=BOOTSTRAP_OWNER, origin="bench")
@@ -307,46 +326,54 @@ async def run(args: argparse.Namespace, root: Path) -> int:
     expected = args.kustomizations * args.objects
     if writes != expected:
         raise SystemExit(f"warm-up wrote {writes} objects, expected {expected}")
-    warm_reconciles = reactor.reconciles
-    print(f"warm-up: {warm_reconciles} reconciles (1 fetch + {warm_reconciles - 1} renders with kustomize) "
-          f"in {warm:.1f}s = {warm / max(1, warm_reconciles - 1) * 1000:.0f} ms per Kustomization; "
-          f"{writes} objects written; peak RSS {peak_rss_mb():.0f} MB (before: {rss_before:.0f} MB)")
+    renders = reactor.reconciles - 1
+    print(
+        f"warm-up: 1 fetch + {renders} Kustomizations rendered with kustomize and applied in {warm:.1f}s "
+        f"({warm / max(1, renders) * 1000:.0f} ms each, {renders / warm:.1f}/s); {writes} objects written; "
+        f"peak RSS {peak_rss_mb():.0f} MB (at start: {rss_before:.0f} MB)"
+    )
 
-    # 2. + 3. nothing changed
-    results_req: list[Round] = []
-    results_int: list[Round] = []
-    for _ in range(args.rounds):
-        t = time.perf_counter()
-        count = await requested_round(reactor, keys)
-        results_req.append(Round(time.perf_counter() - t, count, target.calls["apply.write"]))
-        check_writes("requested", target, writes)
-    for _ in range(args.rounds):
-        t = time.perf_counter()
-        count = await interval_round(reactor, clock)
-        results_int.append(Round(time.perf_counter() - t, count, target.calls["apply.write"]))
-        check_writes("interval", target, writes)
+    # 2. and 3.: nothing changed
+    requested: list[Round] = []
+    interval: list[Round] = []
+    for kind, results in (("requested", requested), ("interval", interval)):
+        for _ in range(args.rounds):
+            changes = store_changes(store)
+            t = time.perf_counter()
+            if kind == "requested":
+                count = await requested_round(reactor, keys)
+            else:
+                count = await interval_round(reactor, clock)
+            results.append(Round(time.perf_counter() - t, count, store_changes(store) - changes))
+            check_writes(kind, target, writes)
     rss = peak_rss_mb()
 
     print()
-    print("nothing changed (no kustomize run, nothing written to the target):")
+    print(f"nothing changed ({args.rounds} rounds of each kind; no kustomize run, nothing written to the target):")
     print_table(
-        ["round kind", "rounds", "reconciles/round", "median s", "reconciles/s", "range/s", "mean ms/reconcile"],
-        [summary("requested (request + run_until_idle)", results_req),
-         summary("interval (clock past 10m, as 'up')", results_int)],
+        ["round", "reconciles", "median s", "reconciles/s", "min-max /s", "ms/reconcile", "store rows written"],
+        [
+            summary("requested: request(key) x N + run_until_idle", requested),
+            summary("interval: clock past 10m + run_until_idle (as up)", interval),
+        ],
     )
-    rate = statistics.median(r.rate for r in results_req)
+    rate = statistics.median(r.rate for r in requested)
     print()
     print_table(
         ["check", "measured", "target", "ok"],
         [
             ["reconciles/s (requested, median)", f"{rate:.0f}", f">= {TARGET_RATE:.0f}", yes(rate >= TARGET_RATE)],
             ["peak RSS (MB)", f"{rss:.0f}", f"< {TARGET_RSS_MB:.0f}", yes(rss < TARGET_RSS_MB)],
-            ["apply.write after warm-up", str(writes), str(expected), yes(writes == expected)],
-            ["apply.write after all rounds", str(target.calls["apply.write"]), str(writes),
-             yes(target.calls["apply.write"] == writes)],
-            ["target.calls", ", ".join(f"{k}={v}" for k, v in sorted(target.calls.items())), "", ""],
+            ["target apply.write after warm-up", str(writes), str(expected), yes(writes == expected)],
+            [
+                "target apply.write after all rounds",
+                str(target.calls["apply.write"]),
+                str(writes),
+                yes(target.calls["apply.write"] == writes),
+            ],
         ],
     )
+    print("target.calls:", ", ".join(f"{k}={v}" for k, v in sorted(target.calls.items())))
 
     if not args.no_profile:
         profiler = cProfile.Profile()
@@ -356,39 +383,44 @@ async def run(args: argparse.Namespace, root: Path) -> int:
         elapsed = time.perf_counter() - t
         profiler.disable()
         check_writes("profiled", target, writes)
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("cumulative").print_stats(args.top)
         print()
-        print(f"where the time goes: one requested round under cProfile ({count} reconciles in {elapsed:.2f}s, "
-              f"profiler overhead included), top {args.top} by cumulative time:")
-        print(trim_profile(out.getvalue()))
+        print(
+            f"where the time goes: one requested round under cProfile ({count} reconciles in {elapsed:.2f}s "
+            f"with the profiler on), top {args.top} by cumulative time:"
+        )
+        print(profile_text(profiler, "cumulative", args.top))
+        print()
+        print(f"and top {min(10, args.top)} by own time (tottime):")
+        print(profile_text(profiler, "tottime", min(10, args.top)))
     return 0
 
 
 def check_writes(label: str, target: RecordingTarget, writes: int) -> None:
     if target.calls["apply.write"] != writes:
-        raise SystemExit(f"{label}: the target was written in the steady state: apply.write went from "
-                         f"{writes} to {target.calls['apply.write']}")
+        raise SystemExit(
+            f"{label}: the target was written in the steady state: "
+            f"apply.write went from {writes} to {target.calls['apply.write']}"
+        )
 
 
 def yes(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-def trim_profile(text: str) -> str:
-    """pstats output without its preamble, with paths shortened to the package or stdlib module."""
-    lines = text.splitlines()
+def profile_text(profiler: cProfile.Profile, order: str, top: int) -> str:
+    """pstats lines without the preamble, paths shortened to the package or stdlib module."""
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
+    lines = out.getvalue().splitlines()
     start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
-    prefixes = sorted({str(Path(p)) + "/" for p in sys.path if p}, key=len, reverse=True)
-    out = []
+    prefixes = sorted({str(Path(p)) + "/" for p in [*sys.path, str(REPO)] if p}, key=len, reverse=True)
+    kept = []
     for line in lines[start:]:
-        if not line.strip():
-            continue
-        for prefix in prefixes:
-            line = line.replace(prefix, "")
-        out.append(line)
-    return "\n".join(out)
+        if line.strip():
+            for prefix in prefixes:
+                line = line.replace(prefix, "")
+            kept.append(line)
+    return "\n".join(kept)
 
 
 if __name__ == "__main__":

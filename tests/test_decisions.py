@@ -56,17 +56,30 @@ def test_order_puts_dependencies_first_and_cycles_last() -> None:
     assert placed[-2:] == [k("x"), k("y")]
 
 
+SOURCE = ObjectKey("GitRepository", "flux-system", "flux-system")
+OTHER = ObjectKey("GitRepository", "flux-system", "other")
+
+
+def dep(ready: bool | None = True, generation: int = 1, observed: int = 1, source: ObjectKey = SOURCE, rev: str = "r2"):  # type: ignore[no-untyped-def]
+    return dependencies.DependencyState(ready, generation, observed, source, rev)
+
+
 @pytest.mark.parametrize(
-    ("ready", "blocked"),
+    ("states", "blocked"),
     [
-        ({k("a"): True, k("b"): True}, None),
-        ({k("a"): True}, (k("b"), "dependency 'flux-system/b' not found")),
-        ({k("a"): False, k("b"): True}, (k("a"), "dependency 'flux-system/a' is not ready")),
-        ({k("a"): None, k("b"): True}, (k("a"), "dependency 'flux-system/a' is not ready")),
+        ({k("a"): dep(), k("b"): dep()}, None),
+        ({k("a"): dep()}, (k("b"), "dependency 'flux-system/b' not found")),
+        ({k("a"): dep(ready=False), k("b"): dep()}, (k("a"), "dependency 'flux-system/a' is not ready")),
+        ({k("a"): dep(ready=None), k("b"): dep()}, (k("a"), "dependency 'flux-system/a' is not ready")),
+        ({k("a"): dep(generation=2), k("b"): dep()}, (k("a"), "dependency 'flux-system/a' is not ready")),
+        ({k("a"): dep(rev="r1"), k("b"): dep()}, (k("a"), "dependency 'flux-system/a' revision is not up to date")),
+        ({k("a"): dep(rev="x", source=OTHER), k("b"): dep()}, None),
     ],
 )
-def test_blocking_dependency(ready: dict[ObjectKey, bool | None], blocked: tuple[ObjectKey, str] | None) -> None:
-    assert dependencies.blocking_dependency([k("a"), k("b")], ready) == blocked
+def test_blocking_dependency(
+    states: dict[ObjectKey, dependencies.DependencyState], blocked: tuple[ObjectKey, str] | None
+) -> None:
+    assert dependencies.blocking_dependency([k("a"), k("b")], states, SOURCE, "r2") == blocked
 
 
 def obj(kind: str, name: str, annotations: dict[str, str] | None = None, api: str = "v1") -> dict[str, object]:

@@ -14,7 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from gitferry.api.meta import ObjectKey
+from gitferry.api.keys import ObjectKey
 from gitferry.errors import InvalidObjectError
 
 Resource = dict[str, Any]

@@ -1,16 +1,17 @@
-"""Object identity, durations and status conditions shared by every kind."""
+"""Durations, the pydantic base model and conditions shared by every kind."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from gitferry.api.keys import ObjectKey, now, timestamp
 from gitferry.errors import InvalidObjectError
+
+__all__ = ["ObjectKey", "now", "timestamp"]  # re-exported: most callers import them from here
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -39,41 +40,6 @@ def format_duration(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
     return out + (f"{secs}s" if secs or not out else "")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def timestamp(moment: datetime | None = None) -> str:
-    """RFC 3339 in UTC with second precision, as Kubernetes writes times."""
-    return (moment or now()).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True, order=True)
-class ObjectKey:
-    """Identity of an object: kind, namespace and name. Printed as ``Kind/namespace/name``."""
-
-    kind: str
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
-
-    @classmethod
-    def of(cls, obj: dict[str, Any], default_namespace: str = "") -> ObjectKey:
-        meta = obj.get("metadata") or {}
-        return cls(str(obj.get("kind", "")), str(meta.get("namespace") or default_namespace), str(meta.get("name", "")))
-
-    @classmethod
-    def parse(cls, text: str) -> ObjectKey:
-        parts = text.split("/")
-        if len(parts) == 3:
-            return cls(*parts)
-        if len(parts) == 2:
-            return cls(parts[0], "", parts[1])
-        raise ValueError(f"invalid object reference {text!r} (expected Kind/namespace/name)")
 
 
 class Model(BaseModel):

@@ -8,11 +8,9 @@ from typing import Annotated
 
 import typer
 
-from gitferry.api.meta import ObjectKey
+from gitferry.api.keys import ObjectKey
 from gitferry.cli.context import console, exclusive_lock, fail, make_world, open_store, settings
-from gitferry.controllers.outcome import Outcome
 from gitferry.reactor import control
-from gitferry.reactor.loop import Reactor
 from gitferry.store.sqlite import Store
 
 reconcile_app = typer.Typer(help="Reconcile an object now (as flux reconcile).", no_args_is_help=True)
@@ -50,6 +48,8 @@ async def _reconcile_keys(keys: list[ObjectKey]) -> list[tuple[ObjectKey, bool |
 
 
 async def _reconcile_here(keys: list[ObjectKey]) -> list[tuple[ObjectKey, bool | None, str]]:
+    from gitferry.reactor.loop import Reactor
+
     with exclusive_lock() as locked:
         if not locked:
             raise fail(f"another gitferry process holds {settings.data_dir}; try again when it is done")
@@ -59,7 +59,7 @@ async def _reconcile_here(keys: list[ObjectKey]) -> list[tuple[ObjectKey, bool |
         for key in keys:
             future = reactor.request(key)
             await reactor.run_until_idle()
-            outcome: Outcome = future.result()
+            outcome = future.result()
             results.append((key, outcome.ready, outcome.message))
         return results
 

@@ -7,14 +7,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from gitferry.clock import SystemClock
-from gitferry.controllers.world import World
 from gitferry.store.sqlite import Store
-from gitferry.targets.podman import PodmanTarget
+
+if TYPE_CHECKING:
+    from gitferry.controllers.world import World
 
 console = Console()
 err = Console(stderr=True)
@@ -39,6 +40,11 @@ def open_store() -> Store:
 
 
 def make_world(store: Store) -> World:
+    # Imported here: 'reconcile' through a running daemon should not pay for the whole engine.
+    from gitferry.clock import SystemClock
+    from gitferry.controllers.world import World
+    from gitferry.targets.podman import PodmanTarget
+
     target = PodmanTarget(state_dir=settings.data_dir / "podman", tls_verify=settings.tls_verify)
     return World(
         store=store,

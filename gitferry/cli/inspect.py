@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gitferry.api.kustomizations import Kustomization, parse_kustomization
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import dump_documents, load_documents
-from gitferry.api.meta import ObjectKey
 from gitferry.cli import views
 from gitferry.cli.context import console, fail, make_world, open_store
-from gitferry.controllers import diffs
 from gitferry.errors import GitferryError
+
+if TYPE_CHECKING:
+    from gitferry.api.kustomizations import Kustomization
 
 get_app = typer.Typer(help="Show objects and their status (as flux get).", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources.", no_args_is_help=True)
@@ -62,6 +63,8 @@ def tree_kustomization(name: Name, namespace: Namespace = "flux-system") -> None
 
 
 def _kustomization_from_file(path: Path, name: str, namespace: str) -> Kustomization:
+    from gitferry.api.kustomizations import parse_kustomization
+
     try:
         docs = load_documents(path.read_text(), str(path))
     except OSError as e:
@@ -84,6 +87,9 @@ def build_kustomization(
     ] = None,
     namespace: Namespace = "flux-system",
 ) -> None:
+    from gitferry.api.kustomizations import parse_kustomization
+    from gitferry.controllers import diffs
+
     store = open_store()
     try:
         if kustomization_file is not None:
@@ -109,6 +115,8 @@ def diff_kustomization(name: Name, namespace: Namespace = "flux-system") -> None
     stored = store.get_object(key)
     if stored is None:
         raise fail(f"Kustomization '{namespace}/{name}' not found", code=2)
+    from gitferry.controllers import diffs
+
     try:
         text = asyncio.run(diffs.diff(make_world(store), stored))
     except GitferryError as e:

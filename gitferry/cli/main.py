@@ -12,7 +12,6 @@ import typer
 from gitferry import __version__
 from gitferry.cli import actions, inspect, running, secrets
 from gitferry.cli.context import console, fail, open_store, settings
-from gitferry.controllers.bootstrap import bootstrap as run_bootstrap
 from gitferry.errors import GitferryError
 
 app = typer.Typer(
@@ -69,6 +68,8 @@ def bootstrap(
     path: Annotated[str, typer.Option(help="Folder in the repository for this cluster.")] = "./clusters/local",
     interval: Annotated[str, typer.Option(help="How often to check Git and correct drift.")] = "1m",
 ) -> None:
+    from gitferry.controllers.bootstrap import bootstrap as run_bootstrap
+
     store = open_store()
     try:
         with console.status(f"bootstrapping {url} ({branch}, {path})"):

@@ -17,8 +17,6 @@ from rich.live import Live
 
 from gitferry.cli import views
 from gitferry.cli.context import console, exclusive_lock, fail, make_world, open_store, settings
-from gitferry.reactor import control
-from gitferry.reactor.loop import Reactor
 from gitferry.store.sqlite import Store
 
 
@@ -39,6 +37,9 @@ def up(
 
 
 async def _up(concurrency: int, live: bool) -> None:
+    from gitferry.reactor import control
+    from gitferry.reactor.loop import Reactor
+
     store = open_store()
     world = make_world(store)
     reactor = Reactor(world, concurrency=concurrency)

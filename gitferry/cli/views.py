@@ -5,9 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.tree import Tree
 
-from gitferry.api.meta import ObjectKey
+from gitferry.api.keys import ObjectKey
 from gitferry.controllers import statuses
-from gitferry.controllers.kustomization import owner_id
 from gitferry.store.sqlite import Event, Store, StoredObject
 
 
@@ -64,7 +63,7 @@ def inventory_tree(store: Store, key: ObjectKey, seen: set[ObjectKey] | None = N
     seen = seen if seen is not None else set()
     seen.add(key)
     root = Tree(f"{key.kind}/{key.namespace}/{key.name}")
-    for child in sorted(store.get_inventory(owner_id(key))):
+    for child in sorted(store.get_inventory(key.namespaced_name)):
         if child.kind == "Kustomization" and child not in seen:
             root.add(inventory_tree(store, child, seen))
         else:

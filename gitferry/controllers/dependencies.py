@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
-from gitferry.api.meta import ObjectKey
+from gitferry.api.keys import ObjectKey
 
 
 def find_cycle(deps_of: Callable[[ObjectKey], Sequence[ObjectKey]], start: ObjectKey) -> list[ObjectKey] | None:
@@ -56,17 +57,33 @@ def order(graph: Mapping[ObjectKey, Sequence[ObjectKey]]) -> list[ObjectKey]:
     return placed
 
 
-def blocking_dependency(
-    deps: Sequence[ObjectKey], ready: Mapping[ObjectKey, bool | None]
-) -> tuple[ObjectKey, str] | None:
-    """The first dependency that stops an object from proceeding and why; None when all are Ready.
+@dataclass(frozen=True)
+class DependencyState:
+    """What a dependent needs to know of one dependency: its Ready condition and what it applied."""
 
-    ``ready`` maps each known object to its Ready condition (None while unknown); an absent key
-    means the dependency does not exist.
+    ready: bool | None
+    generation: int
+    observed_generation: int
+    source: ObjectKey | None
+    last_applied_revision: str
+
+
+def blocking_dependency(
+    deps: Sequence[ObjectKey], states: Mapping[ObjectKey, DependencyState], source: ObjectKey, revision: str
+) -> tuple[ObjectKey, str] | None:
+    """The first dependency that stops an object from proceeding and why; None when all are ready.
+
+    As Flux's kustomize-controller: a dependency must exist, be Ready for its current generation,
+    and, when it reads the same source, have applied the revision the dependent is about to apply
+    (so dependants follow a new commit in order). An absent key means the dependency does not exist.
     """
     for dep in deps:
-        if dep not in ready:
-            return dep, f"dependency '{dep.namespace}/{dep.name}' not found"
-        if ready[dep] is not True:
-            return dep, f"dependency '{dep.namespace}/{dep.name}' is not ready"
+        name = f"dependency '{dep.namespace}/{dep.name}'"
+        state = states.get(dep)
+        if state is None:
+            return dep, f"{name} not found"
+        if state.ready is not True or state.observed_generation != state.generation:
+            return dep, f"{name} is not ready"
+        if state.source == source and state.last_applied_revision != revision:
+            return dep, f"{name} revision is not up to date"
     return None

@@ -6,9 +6,9 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
 from gitferry.api.manifests import Resource, dump_documents
-from gitferry.api.meta import ObjectKey
 from gitferry.controllers import kustomization
 from gitferry.controllers.gitrepository import artifact_from_status
 from gitferry.controllers.world import SELF_MANAGED_KINDS, World

@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gitferry.api.meta import ObjectKey, timestamp
+from gitferry.api.keys import ObjectKey, timestamp
 from gitferry.api.sources import GitRepository, parse_git_repository
 from gitferry.controllers import statuses
 from gitferry.controllers.outcome import Outcome

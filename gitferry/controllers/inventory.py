@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource, group_of
-from gitferry.api.meta import ObjectKey
 from gitferry.targets.base import Applied
 
 PRUNE_ANNOTATION = "kustomize.toolkit.fluxcd.io/prune"

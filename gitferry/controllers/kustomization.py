@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gitferry.api.keys import ObjectKey, timestamp
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
 from gitferry.api.manifests import Manifest, Resource
-from gitferry.api.meta import ObjectKey, timestamp
 from gitferry.api.sources import parse_git_repository
 from gitferry.controllers import dependencies, statuses
 from gitferry.controllers.gitrepository import artifact_from_status
@@ -39,7 +39,7 @@ def owner_of(key: ObjectKey) -> Owner:
 
 
 def owner_id(key: ObjectKey) -> str:
-    return f"{key.namespace}/{key.name}"
+    return key.namespaced_name
 
 
 async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) -> Outcome:
@@ -56,7 +56,6 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
         unsupported = ks.unsupported_fields()
         if unsupported:
             raise InvalidObjectError(f"not supported yet: {', '.join(unsupported)}")
-        _check_dependencies(ks, world)
         artifact = artifact_from_status(world.store.get_status(ks.source_key()))
         if artifact is None:
             raise DependencyNotReadyError(
@@ -64,6 +63,7 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
                 " has no artifact yet"
             )
         revision = artifact.revision
+        _check_dependencies(ks, world, revision)
         manifests = await render(ks, world, artifact.path, artifact.digest)
         return await _apply(ks, stored, world, old, manifests, revision)
     except GitferryError as e:
@@ -71,26 +71,47 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
         return _fail(world, key, old, stored.generation, e, retry=retry, revision=revision)
 
 
-def _check_dependencies(ks: Kustomization, world: World) -> None:
+def _check_dependencies(ks: Kustomization, world: World, revision: str) -> None:
     deps = ks.dependency_keys()
     if not deps:
         return
 
     def deps_of(key: ObjectKey) -> list[ObjectKey]:
         stored = world.store.get_object(key)
-        return _deps_of(stored) if stored is not None and not stored.deleted else []
+        return dependencies_of(stored) if stored is not None and not stored.deleted else []
 
     cycle = dependencies.find_cycle(deps_of, ks.key)
     if cycle:
         path = " -> ".join(f"{k.namespace}/{k.name}" for k in cycle)
         raise InvalidObjectError(f"Kustomization {owner_id(ks.key)}: field spec.dependsOn: dependency cycle {path}")
-    ready = {d: statuses.ready_of(world.store.get_status(d)) for d in deps if world.store.get_object(d) is not None}
-    blocked = dependencies.blocking_dependency(deps, ready)
+    states = {}
+    for dep in deps:
+        stored = world.store.get_object(dep)
+        if stored is None or stored.deleted:
+            continue
+        status = world.store.get_status(dep)
+        states[dep] = dependencies.DependencyState(
+            ready=statuses.ready_of(status),
+            generation=stored.generation,
+            observed_generation=int(status.get("observedGeneration", 0)),
+            source=source_of(stored),
+            last_applied_revision=str(status.get("lastAppliedRevision", "")),
+        )
+    blocked = dependencies.blocking_dependency(deps, states, ks.source_key(), revision)
     if blocked:
         raise DependencyNotReadyError(f"{blocked[1]} (field spec.dependsOn)")
 
 
-def _deps_of(stored: StoredObject) -> list[ObjectKey]:
+def source_of(stored: StoredObject) -> ObjectKey | None:
+    """The source a stored Kustomization reads, without validating the whole object."""
+    if stored.key.kind != KIND:
+        return None
+    ref = (stored.manifest.get("spec") or {}).get("sourceRef") or {}
+    return ObjectKey(str(ref.get("kind")), str(ref.get("namespace") or stored.key.namespace), str(ref.get("name")))
+
+
+def dependencies_of(stored: StoredObject) -> list[ObjectKey]:
+    """The dependsOn keys of a stored Kustomization, without validating the whole object."""
     spec = stored.manifest.get("spec") or {}
     return [
         ObjectKey(KIND, str(d.get("namespace") or stored.key.namespace), str(d.get("name")))
@@ -168,7 +189,8 @@ async def _apply(
     workloads = [o for o in objects if o.get("kind") not in SELF_MANAGED_KINDS]
     options = ApplyOptions(force=ks.spec.force, timeout=ks.spec.timeout_seconds)
     try:
-        applied = await world.target.apply(owner_of(key), workloads, options)
+        # A set of only gitferry objects (a cluster's root) need not ask the target anything.
+        applied = await world.target.apply(owner_of(key), workloads, options) if workloads else []
     except GitferryError:
         # What the target did apply stays owned: keep old and new keys so nothing is orphaned.
         _save_inventory(world, owner, old_inventory, _union(old_inventory, objects))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gitferry.api.meta import ObjectKey
+from gitferry.api.keys import ObjectKey
 
 
 @dataclass(frozen=True)

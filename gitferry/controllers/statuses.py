@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitferry.api.meta import ObjectKey, timestamp
+from gitferry.api.keys import ObjectKey, timestamp
 
 Status = dict[str, Any]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Manifest, Resource
-from gitferry.api.meta import ObjectKey
 from gitferry.clock import Clock, SystemClock
 from gitferry.controllers.statuses import same_apart_from_times
 from gitferry.store.sqlite import Store

@@ -12,10 +12,12 @@ import contextlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitferry.api.meta import ObjectKey
-from gitferry.reactor.loop import Reactor
+from gitferry.api.keys import ObjectKey
+
+if TYPE_CHECKING:
+    from gitferry.reactor.loop import Reactor
 
 log = logging.getLogger("gitferry.control")
 

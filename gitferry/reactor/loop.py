@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from gitferry.api.meta import ObjectKey
+from gitferry.api.keys import ObjectKey
 from gitferry.controllers import gitrepository, kustomization
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
@@ -129,7 +129,7 @@ class Reactor:
         due = [k for k, s in self.states.items() if not s.running and s.due <= now and not self._objects[k].deleted]
         # A Kustomization waits while its source is fetching, so it reads the new artifact, not the old.
         fetching = {k for k, s in self.states.items() if k.kind == "GitRepository" and (s.running or k in due)}
-        due = [k for k in due if _source_of(self._objects[k]) not in fetching]
+        due = [k for k in due if kustomization.source_of(self._objects[k]) not in fetching]
         due.sort(key=lambda k: (KIND_ORDER.get(k.kind, 9), k))
         for key in due:
             state = self.states[key]
@@ -153,7 +153,6 @@ class Reactor:
                 outcome = Outcome(requeue_after=30.0, ready=False, message=f"internal error: {e}")
         self.reconciles += 1
         state.failures = 0 if outcome.ready is not False else state.failures + 1
-        previous = state.last
         state.last = outcome
         state.running = False
         state.due = self.world.clock.monotonic() + outcome.requeue_after
@@ -164,31 +163,29 @@ class Reactor:
         if state.again:
             state.again = False
             state.due = self.world.clock.monotonic()
-        self._after(key, outcome, previous)
+        self._after(key, outcome)
         self._wake.set()
 
-    def _after(self, key: ObjectKey, outcome: Outcome, previous: Outcome | None) -> None:
+    def _after(self, key: ObjectKey, outcome: Outcome) -> None:
         if outcome.wake:
             self.refresh()
             for changed in outcome.wake:
                 self._make_due(changed)
         if outcome.new_artifact:
             for stored in self._objects.values():
-                if _source_of(stored) == key:
+                if kustomization.source_of(stored) == key:
                     self._make_due(stored.key)
-        became_ready = outcome.ready is True and (previous is None or previous.ready is not True)
-        if key.kind == "Kustomization" and became_ready:
+        # A Kustomization that applied: the ones waiting on it (dependsOn) try again now.
+        if key.kind == "Kustomization" and outcome.ready is True:
             for stored in self._objects.values():
-                deps = (stored.manifest.get("spec") or {}).get("dependsOn") or []
-                for dep in deps:
-                    if (
-                        isinstance(dep, dict)
-                        and dep.get("name") == key.name
-                        and (dep.get("namespace") or stored.key.namespace) == key.namespace
-                    ):
-                        last = self.states.get(stored.key)
-                        if last is not None and (last.last is None or last.last.ready is not True):
-                            self._make_due(stored.key)
+                waiting = self.states.get(stored.key)
+                if (
+                    waiting is not None
+                    and waiting.last is not None
+                    and waiting.last.ready is not True
+                    and key in kustomization.dependencies_of(stored)
+                ):
+                    self._make_due(stored.key)
 
     async def _finalize_deleted(self) -> None:
         for key, stored in list(self._objects.items()):
@@ -203,10 +200,3 @@ class Reactor:
             self.states.pop(key, None)
             self._objects.pop(key, None)
             self.refresh()
-
-
-def _source_of(stored: StoredObject) -> ObjectKey | None:
-    if stored.key.kind != "Kustomization":
-        return None
-    ref = (stored.manifest.get("spec") or {}).get("sourceRef") or {}
-    return ObjectKey(str(ref.get("kind")), str(ref.get("namespace") or stored.key.namespace), str(ref.get("name")))

@@ -26,9 +26,9 @@ from ruamel.yaml.error import YAMLError
 
 from gitferry import process
 from gitferry.api import kinds, manifests
+from gitferry.api.keys import ObjectKey
 from gitferry.api.kustomizations import API_VERSION, Kustomization
 from gitferry.api.manifests import Manifest, Resource
-from gitferry.api.meta import ObjectKey
 from gitferry.errors import CommandError, InvalidObjectError, RenderError
 from gitferry.render import generator, goyaml, substitute
 

@@ -18,9 +18,9 @@ from functools import lru_cache
 
 from ruamel.yaml.error import YAMLError
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.kustomizations import SUBSTITUTE_ANNOTATION, Kustomization
 from gitferry.api.manifests import Resource
-from gitferry.api.meta import ObjectKey
 from gitferry.errors import DependencyNotReadyError, RenderError
 from gitferry.render import goyaml
 

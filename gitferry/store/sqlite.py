@@ -17,8 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from gitferry.api.keys import ObjectKey, timestamp
 from gitferry.api.manifests import Resource
-from gitferry.api.meta import ObjectKey, timestamp
 from gitferry.errors import StoreError
 
 BOOTSTRAP_OWNER = "bootstrap"

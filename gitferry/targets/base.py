@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource
-from gitferry.api.meta import ObjectKey
 
 Action = Literal["created", "configured", "unchanged", "skipped"]
 HealthStatus = Literal["Current", "InProgress", "Failed", "NotFound"]

@@ -17,8 +17,8 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource
-from gitferry.api.meta import ObjectKey
 from gitferry.errors import CommandError, GitferryError
 from gitferry.targets import podman_translate
 from gitferry.targets.base import Applied, ApplyOptions, Health, HealthStatus, Owner

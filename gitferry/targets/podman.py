@@ -27,8 +27,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource
-from gitferry.api.meta import ObjectKey
 from gitferry.errors import GitferryError, PodmanError
 from gitferry.targets import podman_observe as observe
 from gitferry.targets import podman_status

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource
-from gitferry.api.meta import ObjectKey
 from gitferry.errors import PodmanError
 from gitferry.targets import podman_translate as translate
 from gitferry.targets.base import Health

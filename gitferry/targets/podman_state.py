@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource
-from gitferry.api.meta import ObjectKey
 from gitferry.errors import StoreError
 from gitferry.targets.base import Action
 

@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource
-from gitferry.api.meta import ObjectKey
 from gitferry.targets import podman_observe as observe
 from gitferry.targets import podman_translate as translate
 from gitferry.targets.base import Health

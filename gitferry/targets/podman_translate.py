@@ -38,8 +38,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource, dump_documents, group_of
-from gitferry.api.meta import ObjectKey
 from gitferry.errors import InvalidObjectError, UnsupportedError
 
 MANAGED_BY, OWNER, KIND = "app.kubernetes.io/managed-by", "gitferry.io/owner", "gitferry.io/kind"
