@@ -48,6 +48,8 @@ class Reactor:
         self._idle_start = idle_start
         self.states: dict[ObjectKey, _State] = {}
         self._objects: dict[ObjectKey, StoredObject] = {}
+        self._readers: dict[ObjectKey, list[ObjectKey]] = {}
+        self._dependants: dict[ObjectKey, list[ObjectKey]] = {}
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -108,6 +110,15 @@ class Reactor:
             if key not in current and not self.states[key].running:
                 del self.states[key]
         self._objects = current
+        # Reverse indexes, so waking the readers of a source or the dependants of a Kustomization
+        # does not scan every object after every reconcile.
+        self._readers, self._dependants = {}, {}
+        for stored in current.values():
+            source = kustomization.source_of(stored)
+            if source is not None:
+                self._readers.setdefault(source, []).append(stored.key)
+            for dependency in kustomization.dependencies_of(stored) if stored.key.kind == "Kustomization" else []:
+                self._dependants.setdefault(dependency, []).append(stored.key)
 
     def _make_due(self, key: ObjectKey) -> None:
         state = self.states.get(key)
@@ -172,20 +183,14 @@ class Reactor:
             for changed in outcome.wake:
                 self._make_due(changed)
         if outcome.new_artifact:
-            for stored in self._objects.values():
-                if kustomization.source_of(stored) == key:
-                    self._make_due(stored.key)
+            for reader in self._readers.get(key, []):
+                self._make_due(reader)
         # A Kustomization that applied: the ones waiting on it (dependsOn) try again now.
-        if key.kind == "Kustomization" and outcome.ready is True:
-            for stored in self._objects.values():
-                waiting = self.states.get(stored.key)
-                if (
-                    waiting is not None
-                    and waiting.last is not None
-                    and waiting.last.ready is not True
-                    and key in kustomization.dependencies_of(stored)
-                ):
-                    self._make_due(stored.key)
+        if outcome.ready is True:
+            for dependant in self._dependants.get(key, []):
+                waiting = self.states.get(dependant)
+                if waiting is not None and waiting.last is not None and waiting.last.ready is not True:
+                    self._make_due(dependant)
 
     async def _finalize_deleted(self) -> None:
         for key, stored in list(self._objects.items()):
