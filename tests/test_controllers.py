@@ -64,6 +64,8 @@ spec:
       containers:
         - name: web
           image: localhost/web:1
+          readinessProbe:
+            httpGet: {path: /, port: 8080}
 """
 
 CONFIGMAP = """
@@ -139,6 +141,7 @@ def test_bootstrap_applies_everything_and_records_it(cluster: Cluster) -> None:
     assert cluster.ready(ROOT)[0] is True
     ready, message = cluster.ready(APPS)
     assert ready is True, message
+    assert "Deployment/dev/web: podman ignores spec.template.spec.containers[web].readinessProbe" in message
     revision = cluster.status(ROOT_SOURCE)["artifact"]["revision"]
     assert revision.startswith("main@sha1:") and len(revision) == len("main@sha1:") + 40
     assert cluster.status(APPS)["lastAppliedRevision"] == revision
@@ -224,7 +227,7 @@ def _broken(cluster: Cluster, files: dict[str, str], message: str) -> str:
 def test_malformed_yaml_names_the_file(cluster: Cluster) -> None:
     files = {"apps/web.yaml": DEPLOYMENT + "  broken: [\n", "apps/new.yaml": CONFIGMAP.replace("web-config", "new")}
     text = _broken(cluster, files, "bad yaml")
-    assert text.startswith("Kustomization flux-system/apps: malformed YAML in apps/web.yaml line 17"), text
+    assert text.startswith("Kustomization flux-system/apps: malformed YAML in apps/web.yaml line 19"), text
 
 
 def test_unknown_kind_names_the_kind_and_file(cluster: Cluster) -> None:

@@ -411,3 +411,31 @@ def test_judge(
 ) -> None:
     health = observe.judge(KEY, pods, expected, ["httpd"], problems)
     assert health.status == status and message in health.message
+
+
+def test_fields_podman_does_not_enforce_are_named() -> None:
+    from gitferry.targets.podman_ignored import ignored_fields
+
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "dev"},
+        "spec": {
+            "strategy": {"type": "RollingUpdate"},
+            "template": {
+                "spec": {
+                    "nodeSelector": {"disk": "ssd"},
+                    "serviceAccountName": "default",
+                    "containers": [{"name": "web", "image": "x", "readinessProbe": {}, "livenessProbe": {}}],
+                }
+            },
+        },
+    }
+    assert ignored_fields(deployment) == [
+        "spec.strategy",
+        "spec.template.spec.nodeSelector",
+        "spec.template.spec.containers[web].readinessProbe",
+    ]
+    pod = {"kind": "Pod", "spec": {"serviceAccountName": "builder", "containers": [{"name": "a", "startupProbe": {}}]}}
+    assert ignored_fields(pod) == ["spec.serviceAccountName", "spec.containers[a].startupProbe"]
+    assert ignored_fields({"kind": "Pod", "spec": {"containers": [{"name": "a", "livenessProbe": {}}]}}) == []

@@ -211,6 +211,9 @@ async def _apply(
     message = f"Applied revision: {revision}"
     if skipped:
         message += "; not run on " + world.target.name + ": " + ", ".join(f"{a.key} ({a.detail})" for a in skipped)
+    ignoring = [a for a in applied if a.action != "skipped" and a.detail]
+    if ignoring:
+        message += "; " + ", ".join(f"{a.key}: {a.detail}" for a in ignoring)
     duration = time.monotonic() - started
     applied_fields = {
         "lastAttemptedRevision": revision,

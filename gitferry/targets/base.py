@@ -19,7 +19,11 @@ HealthStatus = Literal["Current", "InProgress", "Failed", "NotFound"]
 
 @dataclass(frozen=True)
 class Applied:
-    """What apply did with one object. ``skipped`` objects carry the reason in ``detail``."""
+    """What apply did with one object.
+
+    ``detail`` says why a ``skipped`` object was not run, or, for one that was, which of its
+    fields the target accepts but does not act on; both end up in the Ready message.
+    """
 
     key: ObjectKey
     action: Action

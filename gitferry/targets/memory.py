@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource
 from gitferry.errors import CommandError, GitferryError
-from gitferry.targets import podman_translate
+from gitferry.targets import podman_ignored, podman_translate
 from gitferry.targets.base import Applied, ApplyOptions, Health, HealthStatus, Owner
 
 
@@ -57,12 +57,14 @@ class RecordingTarget:
                 raise self.failure(f"{key} is already applied by {other}, not {owner}")
             text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
             before = self.applied.get(key)
+            ignored = podman_ignored.ignored_fields(obj) if obj.get("kind") in ("Pod", "Deployment") else []
+            detail = "podman ignores " + ", ".join(ignored) if ignored else ""
             if before == text and not options.force:
-                results.append(Applied(key, "unchanged"))
+                results.append(Applied(key, "unchanged", detail))
                 continue
             self.applied[key], self.owners[key] = text, owner
             self.calls["apply.write"] += 1
-            results.append(Applied(key, "created" if before is None else "configured"))
+            results.append(Applied(key, "created" if before is None else "configured", detail))
         self.last_applied[owner] = results
         return results
 

@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Resource
 from gitferry.errors import GitferryError, PodmanError
+from gitferry.targets import podman_ignored, podman_status
 from gitferry.targets import podman_observe as observe
-from gitferry.targets import podman_status
 from gitferry.targets import podman_translate as translate
 from gitferry.targets.base import Action, Applied, ApplyOptions, Health, Owner
 from gitferry.targets.podman_client import PodmanCLI, label_args
@@ -101,7 +101,9 @@ class PodmanTarget:
             if reason is not None:
                 results.append(Applied(key, "skipped", reason))
             else:
-                results.append(Applied(key, actions.get(key, "unchanged")))  # a Namespace: nothing to do
+                ignored = podman_ignored.ignored_fields(obj) if key in workloads else []
+                detail = "podman ignores " + ", ".join(ignored) if ignored else ""
+                results.append(Applied(key, actions.get(key, "unchanged"), detail))  # a Namespace: nothing to do
         return results
 
     def _referenced(
