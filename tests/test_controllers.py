@@ -19,10 +19,12 @@ from gitferry.clock import FakeClock
 from gitferry.controllers import statuses
 from gitferry.controllers.bootstrap import bootstrap
 from gitferry.controllers.world import World
+from gitferry.errors import GitError
 from gitferry.reactor.loop import Reactor
 from gitferry.store.sqlite import Store
 from gitferry.targets.memory import RecordingTarget
 from tests.conftest import git
+from tests.githttp import serve_git_http
 
 ROOT_SOURCE = ObjectKey("GitRepository", "flux-system", "flux-system")
 ROOT = ObjectKey("Kustomization", "flux-system", "flux-system")
@@ -92,9 +94,9 @@ class Cluster:
         self.store = Store(tmp / "data" / "state.db")
         self.target = RecordingTarget()
         self.clock = FakeClock()
-        asyncio.run(bootstrap(self.store, url=f"file://{self.bare}", branch="main", path="./clusters/local"))
-        git(self.work, "pull", "-q", "origin", "main")
         self.world = World(store=self.store, target=self.target, data_dir=tmp / "data", clock=self.clock)
+        asyncio.run(bootstrap(self.world, url=f"file://{self.bare}", branch="main", path="./clusters/local"))
+        git(self.work, "pull", "-q", "origin", "main")
 
     def write(self, files: dict[str, str]) -> None:
         for name, text in files.items():
@@ -350,3 +352,39 @@ def test_a_failure_midway_keeps_every_applied_object_in_the_inventory(cluster: C
     assert ready is False and "injected failure" in text
     owned = cluster.store.get_inventory("flux-system/apps")
     assert ObjectKey("ConfigMap", "dev", "extra") in owned and WEB in owned
+
+
+def test_bootstrap_with_a_secret_pushes_and_fetches_with_its_credentials(tmp_path: Path) -> None:
+    """Over HTTP with Basic auth (a loopback git http-backend): bootstrap pushes with the Secret
+    made by 'gitferry create secret git', and the GitRepository it writes fetches with it too."""
+    served = tmp_path / "served"
+    git(tmp_path, "init", "-q", "--bare", "--initial-branch=main", str(served / "gitops.git"))
+    store = Store(tmp_path / "data" / "state.db")
+    world = World(store=store, target=RecordingTarget(), data_dir=tmp_path / "data", clock=FakeClock())
+    with serve_git_http(served, "robot", "s3cret-pass") as base:
+        url = f"{base}/gitops.git"
+        with pytest.raises(GitError, match="authentication failed"):
+            asyncio.run(bootstrap(world, url=url, branch="main", path="./clusters/local"))
+        store.put_object(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "git-auth", "namespace": "flux-system"},
+                "stringData": {"username": "robot", "password": "s3cret-pass"},
+            },
+            owner="cli",
+        )
+        result = asyncio.run(bootstrap(world, url=url, branch="main", path="./clusters/local", secret_ref="git-auth"))
+        assert result.commit is not None
+        written = git(served / "gitops.git", "show", "main:clusters/local/flux-system/gotk-sync.yaml")
+        assert "secretRef:\n    name: git-auth" in written and "s3cret" not in written
+
+        async def fetch_root() -> None:
+            reactor = Reactor(world, idle_start=True)
+            reactor.request(ROOT_SOURCE)
+            await reactor.run_until_idle()
+
+        asyncio.run(fetch_root())
+    ready, message = statuses.ready_of(store.get_status(ROOT_SOURCE)), str(store.get_status(ROOT_SOURCE))
+    assert ready is True, message
+    assert store.get_status(ROOT_SOURCE)["artifact"]["commit"] == result.commit

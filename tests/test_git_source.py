@@ -7,15 +7,11 @@ adapter itself runs the real ``git`` binary.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import re
 import shutil
 import socket
-import subprocess
-import threading
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +22,7 @@ from gitferry.api.sources import GitRef, GitRepository, parse_git_repository
 from gitferry.errors import DependencyNotReadyError, GitError, InvalidObjectError
 from gitferry.sources import artifacts, git, ignore, refs, semver
 from tests.conftest import git as run_git
+from tests.githttp import serve_git_http
 
 # --- pure rules ------------------------------------------------------------------------------
 
@@ -493,75 +490,11 @@ def test_timeout_names_the_spec_field(tmp_path: Path) -> None:
 # --- https-style basic auth against a loopback git http-backend ---------------------------------
 
 
-class GitHTTPBackend(BaseHTTPRequestHandler):
-    """Serves repositories under ``root`` with ``git http-backend`` (CGI), behind Basic auth."""
-
-    root: Path
-    authorization: str
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        if self.headers.get("Authorization") != self.authorization:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="git"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        path, _, query = self.path.partition("?")
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        env = {
-            "PATH": os.environ["PATH"],
-            "GIT_PROJECT_ROOT": str(self.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "REQUEST_METHOD": self.command,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-            "REMOTE_USER": "robot",
-            "REMOTE_ADDR": "127.0.0.1",
-        }
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=True).stdout
-        separator = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
-        head, _, payload = out.partition(separator)
-        status, headers = 200, []
-        for line in head.decode().splitlines():
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def http_remote(tmp_path: Path) -> Iterator[tuple[str, Upstream]]:
     upstream = Upstream(tmp_path / "served" / "repo")
-    handler = type("Handler", (GitHTTPBackend,), {"root": tmp_path / "served"})
-    handler.authorization = "Basic " + base64.b64encode(b"robot:s3cret-pass").decode()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/repo/.git", upstream
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_git_http(tmp_path / "served", "robot", "s3cret-pass") as base:
+        yield f"{base}/repo/.git", upstream
 
 
 def test_basic_auth_over_http_keeps_the_password_out_of_argv_and_messages(

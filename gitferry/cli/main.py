@@ -11,7 +11,7 @@ import typer
 
 from gitferry import __version__
 from gitferry.cli import actions, inspect, running, secrets
-from gitferry.cli.context import console, fail, open_store, settings
+from gitferry.cli.context import console, fail, make_world, open_store, settings
 from gitferry.errors import GitferryError
 
 app = typer.Typer(
@@ -67,13 +67,21 @@ def bootstrap(
     branch: Annotated[str, typer.Option(help="Branch to read and write.")] = "main",
     path: Annotated[str, typer.Option(help="Folder in the repository for this cluster.")] = "./clusters/local",
     interval: Annotated[str, typer.Option(help="How often to check Git and correct drift.")] = "1m",
+    secret_ref: Annotated[
+        str | None,
+        typer.Option(
+            help="Secret with the Git credentials (made with 'gitferry create secret git'), for push and fetch."
+        ),
+    ] = None,
 ) -> None:
     from gitferry.controllers.bootstrap import bootstrap as run_bootstrap
 
-    store = open_store()
+    world = make_world(open_store())
     try:
         with console.status(f"bootstrapping {url} ({branch}, {path})"):
-            result = asyncio.run(run_bootstrap(store, url=url, branch=branch, path=path, interval=interval))
+            result = asyncio.run(
+                run_bootstrap(world, url=url, branch=branch, path=path, interval=interval, secret_ref=secret_ref)
+            )
     except GitferryError as e:
         raise fail(f"bootstrap failed: {e}") from e
     if result.commit:

@@ -14,8 +14,11 @@ from pathlib import Path
 from gitferry.api.kustomizations import parse_kustomization
 from gitferry.api.manifests import Resource, dump_documents
 from gitferry.api.sources import parse_git_repository
-from gitferry.sources import worktree
-from gitferry.store.sqlite import BOOTSTRAP_OWNER, Store
+from gitferry.controllers.gitrepository import credentials_for
+from gitferry.controllers.world import World
+from gitferry.sources import refs, worktree
+from gitferry.sources.remote import RemoteSession
+from gitferry.store.sqlite import BOOTSTRAP_OWNER
 
 ROOT_NAME = "flux-system"
 ROOT_NAMESPACE = "flux-system"
@@ -28,7 +31,7 @@ class BootstrapResult:
     objects: list[Resource]
 
 
-def root_objects(url: str, branch: str, path: str, interval: str) -> list[Resource]:
+def root_objects(url: str, branch: str, path: str, interval: str, secret_ref: str | None = None) -> list[Resource]:
     clean = "./" + path.strip().removeprefix("./").strip("/")
     source: Resource = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -36,6 +39,8 @@ def root_objects(url: str, branch: str, path: str, interval: str) -> list[Resour
         "metadata": {"name": ROOT_NAME, "namespace": ROOT_NAMESPACE},
         "spec": {"interval": interval, "ref": {"branch": branch}, "url": url},
     }
+    if secret_ref:
+        source["spec"]["secretRef"] = {"name": secret_ref}
     kustomization: Resource = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
@@ -53,8 +58,14 @@ def root_objects(url: str, branch: str, path: str, interval: str) -> list[Resour
     return [source, kustomization]
 
 
-async def bootstrap(store: Store, *, url: str, branch: str, path: str, interval: str = "1m") -> BootstrapResult:
-    objects = root_objects(url, branch, path, interval)
+async def bootstrap(
+    world: World, *, url: str, branch: str, path: str, interval: str = "1m", secret_ref: str | None = None
+) -> BootstrapResult:
+    """``secret_ref`` names a Secret (``gitferry create secret git``) whose credentials are used to
+    push here and are referenced by the GitRepository for every later fetch."""
+    objects = root_objects(url, branch, path, interval, secret_ref)
+    repo = parse_git_repository(objects[0], "bootstrap")
+    credentials = credentials_for(repo, world)
     folder = Path(path.strip().removeprefix("./").strip("/")) / "flux-system"
     files = {
         folder / "gotk-sync.yaml": "# Written by gitferry bootstrap: the root source and Kustomization.\n"
@@ -64,14 +75,15 @@ async def bootstrap(store: Store, *, url: str, branch: str, path: str, interval:
     }
     with tempfile.TemporaryDirectory(prefix="gitferry-bootstrap-") as tmp:
         checkout = Path(tmp) / "repo"
-        await worktree.clone_branch(url, checkout, branch)
-        for relative, text in files.items():
-            target = checkout / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-        commit = await worktree.commit_all(checkout, f"Add gitferry sync manifests for {folder.parent}")
-        if commit is not None:
-            await worktree.push(checkout, branch)
+        async with RemoteSession(repo, refs.target_of(repo.spec.ref), credentials) as remote:
+            await worktree.clone_branch(remote, checkout, branch)
+            for relative, text in files.items():
+                target = checkout / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+            commit = await worktree.commit_all(checkout, f"Add gitferry sync manifests for {folder.parent}")
+            if commit is not None:
+                await worktree.push(remote, checkout, branch)
     for obj in objects:
-        store.put_object(obj, owner=BOOTSTRAP_OWNER, origin=str(folder / "gotk-sync.yaml"))
+        world.store.put_object(obj, owner=BOOTSTRAP_OWNER, origin=str(folder / "gotk-sync.yaml"))
     return BootstrapResult(commit=commit, files=[str(f) for f in files], objects=objects)

@@ -1,6 +1,9 @@
 """Writing to a Git repository: clone a branch, commit what changed, push without force.
 
-Used by bootstrap (and by image automation later). Reading sources lives in ``git.py``.
+Used by bootstrap (and by image automation later); reading sources lives in ``git.py``. Commands
+that talk to the remote go through a ``RemoteSession``, so they carry the GitRepository's
+credentials the same way fetches do (environment only, never argv) and fail with the same
+messages; commands on the local clone run plainly.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from pathlib import Path
 
 from gitferry import process
 from gitferry.errors import CommandError, GitError
+from gitferry.sources.remote import RemoteSession
 
 AUTHOR = ("gitferry", "gitferry@localhost")
 
@@ -32,11 +36,11 @@ async def _git(cwd: Path, *args: str, timeout: float = 60.0) -> str:
     return done.stdout
 
 
-async def clone_branch(url: str, dest: Path, branch: str) -> None:
-    """Clone ``branch`` of ``url`` into ``dest``; an empty repository or a new branch starts empty."""
+async def clone_branch(remote: RemoteSession, dest: Path, branch: str) -> None:
+    """Clone ``branch`` into ``dest``; an empty repository or a new branch starts empty."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    await _git(dest.parent, "clone", "--quiet", url, dest.name)
-    heads = await _git(dest, "ls-remote", "--heads", "origin", branch)
+    await remote.remote("clone", "--quiet", "--no-checkout", remote.url, str(dest), action="cloning")
+    heads = await remote.remote("-C", str(dest), "ls-remote", "--heads", "origin", branch, action="listing branches")
     if heads.strip():
         await _git(dest, "checkout", "--quiet", "-B", branch, f"origin/{branch}")
     else:
@@ -53,6 +57,6 @@ async def commit_all(repo: Path, message: str, author: tuple[str, str] = AUTHOR)
     return (await _git(repo, "rev-parse", "HEAD")).strip()
 
 
-async def push(repo: Path, branch: str) -> None:
+async def push(remote: RemoteSession, repo: Path, branch: str) -> None:
     """Push ``branch``; a rejected push (the branch moved) is an error, never a force-push."""
-    await _git(repo, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+    await remote.remote("-C", str(repo), "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", action="pushing")
