@@ -140,6 +140,8 @@ def test_a_deleted_pod_is_back_within_one_interval(env: Env) -> None:
     started = time.monotonic()
     wait_for(lambda: http_get(env.staging + 1), timeout=INTERVAL + 20, what="the deleted pod to serve again")
     assert time.monotonic() - started < INTERVAL + 20
+    events = env.cli("events", "--for", "Kustomization/apps-staging").stdout
+    assert f"Deployment/{env.prefix}staging/web configured ({victim}: pod missing)" in events, events
 
 
 def test_b_replicas_2_to_3_runs_a_third_pod_in_both_namespaces(env: Env) -> None:

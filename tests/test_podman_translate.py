@@ -304,23 +304,29 @@ def test_a_finished_pod_is_not_rerun_unless_its_policy_restarts_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("pod_ps", "ps", "current"),
+    ("pod_ps", "ps", "drift"),
     [
-        ("same", _ps(), True),
-        ("other", _ps(), False),  # changed spec
-        ("same", _ps(state="exited"), False),  # killed container
-        ("same", _ps(image="localhost/app:0"), False),  # swapped image
-        ("same", "[]", False),  # container removed by hand
-        ("infra-exited", _ps(), False),
+        ("same", _ps(), None),
+        ("other", _ps(), "spec changed"),
+        ("same", _ps(state="exited"), "container main exited"),  # killed container
+        (
+            "same",
+            _ps(image="localhost/app:0"),
+            "container main runs localhost/app:0, not localhost/app:1",
+        ),  # swapped image
+        ("same", "[]", "container main missing"),  # container removed by hand
+        ("infra-exited", _ps(), "infra container exited"),
     ],
 )
-def test_is_current(pod_ps: str, ps: str, current: bool) -> None:
+def test_drift_is_found_and_named(pod_ps: str, ps: str, drift: str | None) -> None:
     plan = plans(pod())[0]
     spec_hash = "wrong" if pod_ps == "other" else plan.spec_hash
     live = observe.parse_pods(_pod_ps(spec_hash, "exited" if pod_ps == "infra-exited" else "running"), ps)
     assert live["dev-web"].key == ObjectKey("Pod", "dev", "web")
-    assert observe.is_current(live["dev-web"], plan) is current
-    assert observe.is_current(None, plan) is False
+    found = observe.drift_of(live["dev-web"], plan)
+    assert (found is None) if drift is None else (found is not None and found.startswith(drift)), found
+    assert observe.is_current(live["dev-web"], plan) is (drift is None)
+    assert observe.drift_of(None, plan) == "pod missing"
 
 
 @pytest.mark.parametrize(("policy", "played"), [(None, None), ("Always", "IfNotPresent"), ("Never", "Never")])

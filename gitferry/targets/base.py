@@ -28,6 +28,8 @@ class Applied:
     key: ObjectKey
     action: Action
     detail: str = ""
+    # What made the target act on the live object (drift or a change), e.g. "dev-web-1: pod missing".
+    cause: str = ""
 
 
 @dataclass(frozen=True)

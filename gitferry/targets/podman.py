@@ -87,7 +87,8 @@ class PodmanTarget:
             )
             actions.update(await self._apply_secrets(owner, state, secrets, secret_names))
             actions.update(await self._apply_volumes(owner, list(volumes), volume_labels))
-            actions.update(await self._apply_workloads(owner, state, plans, live, options))
+            workload_actions, causes = await self._apply_workloads(owner, state, plans, live, options)
+            actions.update(workload_actions)
         finally:
             for key, obj in workloads.items():
                 spec = translate.template_of(obj)[1]
@@ -103,7 +104,8 @@ class PodmanTarget:
             else:
                 ignored = podman_ignored.ignored_fields(obj) if key in workloads else []
                 detail = "podman ignores " + ", ".join(ignored) if ignored else ""
-                results.append(Applied(key, actions.get(key, "unchanged"), detail))  # a Namespace: nothing to do
+                action = actions.get(key, "unchanged")  # a Namespace: nothing to do
+                results.append(Applied(key, action, detail, causes.get(key, "")))
         return results
 
     def _referenced(
@@ -133,32 +135,38 @@ class PodmanTarget:
         plans: dict[ObjectKey, list[translate.PodPlan]],
         live: dict[str, observe.LivePod],
         options: ApplyOptions,
-    ) -> dict[ObjectKey, Action]:
+    ) -> tuple[dict[ObjectKey, Action], dict[ObjectKey, str]]:
+        """What happened to each workload, and what made gitferry act on it (drift or change)."""
         limit, images = asyncio.Semaphore(_PARALLEL_PODS), _Images(self._cli, options.timeout)
         existed = {key for key in plans if state.workload(key) is not None}
         existed |= {pod.key for pod in live.values() if pod.key is not None}
         actions: dict[ObjectKey, Action] = {key: "unchanged" if key in existed else "created" for key in plans}
-        jobs: list[tuple[ObjectKey, Coroutine[Any, Any, None]]] = []
+        jobs: list[tuple[ObjectKey, str, Coroutine[Any, Any, None]]] = []
+        causes: dict[ObjectKey, list[str]] = {}
         for key, pods in plans.items():
             for plan in pods:
                 pod = live.get(plan.name)
-                if options.force or not observe.is_current(pod, plan):
-                    jobs.append((key, self._replay(owner, plan, pod, images, limit, options.timeout)))
+                drift = "forced" if options.force else observe.drift_of(pod, plan)
+                if drift is not None:
+                    job = self._replay(owner, plan, pod, images, limit, options.timeout)
+                    jobs.append((key, f"{plan.name}: {drift}", job))
             wanted = {plan.name for plan in pods}
             grace = pods[0].grace_seconds if pods else None
             for pod in live.values():
                 if pod.key == key and pod.name not in wanted:  # scaled down: the highest replicas go
-                    jobs.append((key, self._remove(pod.id, grace, limit)))
-        outcomes = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
-        for (key, _), outcome in zip(jobs, outcomes, strict=True):
-            if not isinstance(outcome, BaseException) and key in existed:
-                actions[key] = "configured"
+                    jobs.append((key, f"{pod.name}: scaled down", self._remove(pod.id, grace, limit)))
+        outcomes = await asyncio.gather(*(job for _, _, job in jobs), return_exceptions=True)
+        for (key, cause, _), outcome in zip(jobs, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                if key in existed:
+                    actions[key] = "configured"
+                causes.setdefault(key, []).append(cause)
         errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if len(errors) == 1 or (errors and not all(isinstance(e, GitferryError) for e in errors)):
             raise errors[0]
         if errors:
             raise PodmanError("; ".join(str(e) for e in errors)) from errors[0]
-        return actions
+        return actions, {key: ", ".join(sorted(found)) for key, found in causes.items()}
 
     async def _replay(
         self,

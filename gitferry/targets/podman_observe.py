@@ -116,18 +116,29 @@ def same_image(live: str, desired: str) -> bool:
 
 def is_current(pod: LivePod | None, plan: translate.PodPlan) -> bool:
     """The pod was made from this exact plan and every container still runs the planned image."""
-    if pod is None or pod.labels.get(translate.SPEC_HASH) != plan.spec_hash:
-        return False
+    return drift_of(pod, plan) is None
+
+
+def drift_of(pod: LivePod | None, plan: translate.PodPlan) -> str | None:
+    """Why the live pod is not what the plan wants, in a few words for the events; None if it is."""
+    if pod is None:
+        return "pod missing"
+    if pod.labels.get(translate.SPEC_HASH) != plan.spec_hash:
+        return "spec changed"
     finished = 0
     for name, image in plan.containers:
         live = pod.containers.get(name)
-        if live is None or not same_image(live.image, image):
-            return False
+        if live is None:
+            return f"container {name} missing"
+        if not same_image(live.image, image):
+            return f"container {name} runs {live.image}, not {image}"
         if live.state != "running" and not _finished(live, plan.restart_policy):
-            return False
+            return f"container {name} {live.state}" + (f" (exit code {live.exit_code})" if live.exit_code else "")
         finished += live.state != "running"
     # podman stops a pod's infra container once all its containers have ended.
-    return pod.infra_state == "running" or finished == len(plan.containers)
+    if pod.infra_state != "running" and finished != len(plan.containers):
+        return f"infra container {pod.infra_state}"
+    return None
 
 
 def _finished(live: LiveContainer, restart_policy: str) -> bool:
