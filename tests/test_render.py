@@ -422,3 +422,17 @@ def test_namespaced_object_without_namespace_is_refused_as_flux_does(tmp_path: P
     with pytest.raises(InvalidObjectError, match=r"ConfigMap/orphan in cm.yaml: field metadata.namespace"):
         render(root, kustomization())
     assert "ConfigMap/prod/orphan" in by_key(render(root, kustomization(targetNamespace="prod")))
+
+
+def test_the_source_is_never_changed_even_when_the_copy_is_hard_links(tmp_path: Path) -> None:
+    """The working copy is hard-linked when it can be; the rewritten kustomization.yaml must be a
+    new file, or the artifact (and every later render from it) would carry Flux's changes."""
+    source = write(
+        tmp_path / "src", {"app/kustomization.yaml": "resources: [cm.yaml]\n", "app/cm.yaml": configmap("a")}
+    )
+    before = (source / "app" / "kustomization.yaml").read_text()
+    ks = kustomization(path="app", namePrefix="p-")
+    rendered = asyncio.run(build.build(source, ks, variables={}, scratch_dir=tmp_path / "scratch"))
+    assert [m.obj["metadata"]["name"] for m in rendered] == ["p-a"]
+    assert (source / "app" / "kustomization.yaml").read_text() == before
+    assert list((tmp_path / "scratch").iterdir()) == []  # the working copy is removed

@@ -143,7 +143,7 @@ async def render(ks: Kustomization, world: World, source_root: Path, digest: str
     if cached is not None and cached.key == cache_key:
         return cached.manifests
     manifests = await render_build.build(
-        source_root, ks, variables=variables, strict_substitute=world.strict_substitute
+        source_root, ks, variables=variables, strict_substitute=world.strict_substitute, scratch_dir=world.scratch
     )
     _validate(ks, world, manifests)
     world.render_cache[ks.key] = RenderCacheEntry(cache_key, manifests)

@@ -39,6 +39,11 @@ class World:
     def storage(self) -> Path:
         return self.data_dir / "sources"
 
+    @property
+    def scratch(self) -> Path:
+        """Working copies for renders: beside the artifacts, so they can be hard links to them."""
+        return self.data_dir / "tmp"
+
     def record_failure(self, key: ObjectKey, old: dict[str, Any], new: dict[str, Any], event: tuple[str, str]) -> bool:
         """Write a failed status and its event, once: a retry that fails the same way writes nothing.
 

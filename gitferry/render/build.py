@@ -53,17 +53,21 @@ async def build(
     variables: Mapping[str, str],
     strict_substitute: bool = False,
     kustomization_file: Path | None = None,
+    scratch_dir: Path | None = None,
 ) -> list[Manifest]:
     """The objects ``kustomization`` renders from ``source_root``, labelled and validated.
 
     InvalidObjectError for what the repository must fix (missing path, malformed YAML, duplicate
     objects); RenderError when kustomize or the substitution fails, with the reason.
+    ``scratch_dir`` should be on the source's filesystem, so the working copy can be hard links.
     """
     meta = kustomization.metadata
     label = f"Kustomization {meta.namespace}/{meta.name}" + (f" ({kustomization_file})" if kustomization_file else "")
     if not source_root.is_dir():
         raise RenderError(f"{label}: source directory {source_root} does not exist")
-    scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gitferry-render-"))
+    if scratch_dir is not None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="gitferry-render-", dir=scratch_dir))
     try:
         workspace = await asyncio.to_thread(_prepare, source_root, scratch / "source", kustomization, label)
         output = await _kustomize(workspace, kustomization, label)
@@ -75,7 +79,11 @@ async def build(
 def _prepare(source_root: Path, root: Path, kustomization: Kustomization, label: str) -> _Workspace:
     path = PurePosixPath(kustomization.spec.path or ".").as_posix()
     try:
-        shutil.copytree(source_root, root, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        # Hard links where the filesystem allows: a render reads the tree and writes one file,
+        # which is unlinked first, so the artifact is never changed and large trees cost little.
+        shutil.copytree(
+            source_root, root, symlinks=True, ignore=shutil.ignore_patterns(".git"), copy_function=_link_or_copy
+        )
     except OSError as e:
         raise RenderError(f"{label}: cannot copy the source to a working directory: {e}") from e
     _drop_escaping_symlinks(root)
@@ -96,9 +104,17 @@ def _prepare(source_root: Path, root: Path, kustomization: Kustomization, label:
     keep_origins = generator.ORIGIN_ANNOTATIONS in (written.get("buildMetadata") or [])
     if not keep_origins:  # switched on only to learn each object's file; removed from the output again
         written["buildMetadata"] = [*(written.get("buildMetadata") or []), generator.ORIGIN_ANNOTATIONS]
+    target.unlink(missing_ok=True)  # it may be a hard link into the artifact
     target.write_text(goyaml.dump(written))
     _check_confined(root, build_dir, label)
     return _Workspace(root, build_dir, path, keep_origins)
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # another filesystem, or links not allowed: copy
+        shutil.copy2(source, destination)
 
 
 def _drop_escaping_symlinks(root: Path) -> None:
