@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(git podman buildah runc catatonit uidmap busybox-static python3-venv)
+packages=(git podman buildah runc catatonit uidmap busybox-static python3-venv ${GITFERRY_EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -3,7 +3,8 @@
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-source "$ROOT/scripts/setup.sh"
+# openssh-server: the ssh:// source tests run a real sshd on 127.0.0.1.
+GITFERRY_EXTRA_PACKAGES="openssh-server" source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 echo "== ruff";          ruff check gitferry tests benchmarks
 echo "== mypy --strict"; mypy gitferry
