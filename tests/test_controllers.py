@@ -388,3 +388,64 @@ def test_bootstrap_with_a_secret_pushes_and_fetches_with_its_credentials(tmp_pat
     ready, message = statuses.ready_of(store.get_status(ROOT_SOURCE)), str(store.get_status(ROOT_SOURCE))
     assert ready is True, message
     assert store.get_status(ROOT_SOURCE)["artifact"]["commit"] == result.commit
+
+
+def test_wait_reports_unhealthy_objects_by_name(cluster: Cluster) -> None:
+    cluster.write(
+        {"clusters/local/apps.yaml": APPS_KS.replace("  prune: true", "  prune: true\n  wait: true\n  timeout: 5s")}
+    )
+    cluster.commit("wait")
+    cluster.target.set_health(WEB, "Failed", "container web exited with code 1")
+    cluster.run(ROOT_SOURCE)
+    ready, text = cluster.ready(APPS)
+    assert ready is False
+    assert "health check failed: Deployment/dev/web Failed: container web exited with code 1" in text
+    assert statuses.condition_of(cluster.status(APPS))["reason"] == statuses.HEALTH_CHECK_FAILED  # type: ignore[index]
+    cluster.target.set_health(WEB, "InProgress", "1/2 replicas running")
+    cluster.run(APPS)
+    assert "Deployment/dev/web InProgress: 1/2 replicas running" in cluster.ready(APPS)[1]  # until the timeout
+    cluster.target.clear_health(WEB)
+    cluster.run(APPS)
+    assert cluster.ready(APPS)[0] is True
+
+
+def test_health_checks_name_only_the_listed_objects(cluster: Cluster) -> None:
+    checks = "  healthChecks:\n    - kind: Deployment\n      name: web\n      namespace: dev\n"
+    cluster.write({"clusters/local/apps.yaml": APPS_KS.replace("  prune: true\n", "  prune: true\n" + checks)})
+    cluster.commit("health checks")
+    cluster.target.set_health(ObjectKey("ConfigMap", "dev", "web-config"), "Failed", "not checked")
+    cluster.run(ROOT_SOURCE)
+    assert cluster.ready(APPS)[0] is True
+    cluster.target.set_health(WEB, "Failed", "crashloop")
+    cluster.run(APPS)
+    assert "Deployment/dev/web Failed: crashloop" in cluster.ready(APPS)[1]
+
+
+def test_force_reapplies_unchanged_objects(cluster: Cluster) -> None:
+    writes = cluster.target.calls["apply.write"]
+    cluster.write({"clusters/local/apps.yaml": APPS_KS.replace("  prune: true", "  prune: true\n  force: true")})
+    cluster.commit("force")
+    cluster.run(ROOT_SOURCE)
+    assert cluster.target.calls["apply.write"] == writes + 2
+
+
+def test_intervals_and_retry_intervals_schedule_the_next_run(cluster: Cluster) -> None:
+    """With a fake clock: success comes back after interval, failure after retryInterval."""
+    cluster.write({"clusters/local/apps.yaml": APPS_KS.replace("interval: 1m", "interval: 10m\n  retryInterval: 30s")})
+    cluster.commit("intervals")
+    cluster.run(ROOT_SOURCE)
+
+    async def schedule() -> tuple[float, float]:
+        reactor = Reactor(cluster.world, idle_start=True)
+        reactor.request(APPS)
+        await reactor.run_until_idle()
+        ok = reactor.states[APPS].due - cluster.clock.monotonic()
+        cluster.target.fail_on.add(WEB)
+        cluster.target.delete(WEB)
+        reactor.request(APPS)
+        await reactor.run_until_idle()
+        return ok, reactor.states[APPS].due - cluster.clock.monotonic()
+
+    after_success, after_failure = asyncio.run(schedule())
+    assert after_success == pytest.approx(600)
+    assert after_failure == pytest.approx(30)

@@ -64,6 +64,17 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
             )
         revision = artifact.revision
         _check_dependencies(ks, world, revision)
+        if revision != old.get("lastAttemptedRevision") or stored.generation != old.get("observedGeneration"):
+            # Something new to apply: say so while it happens (Flux's Reconciling condition).
+            old = statuses.mark(
+                old,
+                ready=None,
+                reason=statuses.PROGRESSING,
+                message=f"Reconciliation in progress: revision '{revision}'",
+                generation=stored.generation,
+                reconciling=True,
+            )
+            world.store.put_status(key, old)
         manifests = await render(ks, world, artifact.path, artifact.digest)
         return await _apply(ks, stored, world, old, manifests, revision)
     except GitferryError as e:
