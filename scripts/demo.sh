@@ -7,6 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
 
 DEMO="${GITFERRY_DEMO_DIR:-$HOME/gitferry-demo}"
+GF="$VENV/bin/gitferry"   # the CLI; setup.sh put it on this script's PATH, not on yours
 export GITFERRY_DATA_DIR="$DEMO/data"
 mkdir -p "$DEMO"
 
@@ -36,12 +37,12 @@ cat <<TXT
     cd $DEMO/gitops-config
     sed -i 's/version 1/version 2/' apps/base/configmap.yaml     # or: replicas: 2 -> 3
     git commit -qam "Version 2" && git push -q
-    GITFERRY_DATA_DIR=$GITFERRY_DATA_DIR gitferry reconcile source git flux-system   # or wait for the 1m interval
+    GITFERRY_DATA_DIR=$GITFERRY_DATA_DIR $GF reconcile source git flux-system   # or wait for the 1m interval
 
   To see drift corrected: podman pod rm -f staging-web-1   (back at the next interval,
-  or at once with: gitferry reconcile kustomization apps-staging)
-  Other views: gitferry get kustomizations | gitferry events | gitferry tree kustomization flux-system
-  (each with GITFERRY_DATA_DIR=$GITFERRY_DATA_DIR, or from a shell where it is exported)
+  or at once with: $GF reconcile kustomization apps-staging)
+  Other views: $GF get kustomizations | events | tree kustomization flux-system | diff kustomization apps-dev
+  (each with GITFERRY_DATA_DIR=$GITFERRY_DATA_DIR exported)
 
 TXT
 exec gitferry up
