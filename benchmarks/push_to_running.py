@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import git  # benchmarks/common.py: the scripts run from their own folder
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "gitops-config"
 IMAGE = "localhost/gitferry-bench/web:1"
@@ -140,17 +142,6 @@ def traced_gitferry(trace: Path, argv: list[str]) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # helpers: git, ports, HTTP, podman
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "Bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.com",
-    }
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
 def port_free(port: int) -> bool:

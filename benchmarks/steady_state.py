@@ -31,7 +31,6 @@ import resource
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from common import git  # benchmarks/common.py: the scripts run from their own folder
 
 from gitferry.api.meta import ObjectKey
 from gitferry.clock import FakeClock
@@ -59,17 +60,6 @@ TARGET_RSS_MB = 300.0
 
 # ---------------------------------------------------------------------------------------------
 # the GitOps repository
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "Bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.com",
-    }
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
 def configmap(index: int) -> str:
