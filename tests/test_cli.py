@@ -35,6 +35,7 @@ VERBS = [
     ["tree", "kustomization"],
     ["diff", "kustomization"],
     ["build", "kustomization"],
+    ["history", "kustomization"],
     ["create", "secret", "git"],
 ]
 

@@ -151,6 +151,8 @@ def test_b_replicas_2_to_3_runs_a_third_pod_in_both_namespaces(env: Env) -> None
     wait_for(lambda: http_get(env.dev + 2) and http_get(env.staging + 2), timeout=90, what="third replicas")
     assert len(pod_names(f"{env.prefix}dev-web-")) == 3
     assert len(pod_names(f"{env.prefix}staging-web-")) == 3
+    history = env.cli("history", "kustomization", "apps-dev").stdout
+    assert f"Deployment/{env.prefix}dev/web configured ({env.prefix}dev-web-2: pod missing)" in history, history
 
 
 def test_d_a_broken_manifest_is_reported_and_old_pods_keep_serving(env: Env) -> None:

@@ -22,6 +22,9 @@ sources_app = typer.Typer(help="Sources.", no_args_is_help=True)
 get_app.add_typer(sources_app, name="sources")
 tree_app = typer.Typer(help="Show what an object owns (as flux tree).", no_args_is_help=True)
 diff_app = typer.Typer(help="Compare what Git wants with what runs (as flux diff).", no_args_is_help=True)
+history_app = typer.Typer(
+    help="Show every apply of an object: revision, result, duration, changes.", no_args_is_help=True
+)
 build_app = typer.Typer(help="Render offline what would be applied (as flux build).", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(help="Object name.")]
@@ -76,6 +79,19 @@ def _kustomization_from_file(path: Path, name: str, namespace: str) -> Kustomiza
         if is_flux and doc.get("kind") == "Kustomization" and same:
             return parse_kustomization(doc, str(path))
     raise fail(f"no Kustomization '{namespace}/{name}' in {path}")
+
+
+@history_app.command("kustomization", help="Every apply of a Kustomization, oldest first.")
+def history_kustomization(
+    name: Name,
+    namespace: Namespace = "flux-system",
+    limit: Annotated[int, typer.Option(help="How many of the newest applies.")] = 50,
+) -> None:
+    store = open_store()
+    key = ObjectKey("Kustomization", namespace, name)
+    if store.get_object(key) is None and not store.history(key, limit=1):
+        raise fail(f"Kustomization '{namespace}/{name}' not found")
+    console.print(views.history_table(store.history(key, limit=limit)))
 
 
 @build_app.command("kustomization", help="Render a local folder exactly as the Kustomization would; print YAML.")

@@ -7,7 +7,7 @@ from rich.tree import Tree
 
 from gitferry.api.keys import ObjectKey
 from gitferry.controllers import statuses
-from gitferry.store.sqlite import Event, Store, StoredObject
+from gitferry.store.sqlite import Event, HistoryEntry, Store, StoredObject
 
 
 def _ready_cells(status: statuses.Status) -> tuple[str, str]:
@@ -55,6 +55,17 @@ def events_table(events: list[Event]) -> Table:
             f"{event.key.kind}/{event.key.name}",
             event.message,
         )
+    return table
+
+
+def history_table(entries: list[HistoryEntry]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("STARTED", "REVISION", "RESULT", "DURATION", "CHANGES"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        result = entry.result if entry.result == "Succeeded" else f"[yellow]{entry.result}[/]"
+        changes = "\n".join(entry.changed) or (entry.message if entry.result != "Succeeded" else "no changes")
+        table.add_row(entry.started, entry.revision, result, f"{entry.duration:.2f}s", changes)
     return table
 
 
