@@ -126,3 +126,17 @@ def test_mark_keeps_transition_time_while_status_holds() -> None:
     assert statuses.same_apart_from_times(
         second, statuses.mark(second, ready=True, reason="ReconciliationSucceeded", message="b", generation=2)
     )
+
+
+def test_changes_say_why_a_live_object_was_touched() -> None:
+    from gitferry.controllers.inventory import changes
+    from gitferry.targets.base import Applied
+
+    web = ObjectKey("Deployment", "dev", "web")
+    applied = [
+        Applied(web, "configured", cause="dev-web-1: pod missing"),
+        Applied(ObjectKey("Deployment", "dev", "api"), "created", cause="dev-api-0: pod missing"),
+        Applied(ObjectKey("ConfigMap", "dev", "cfg"), "unchanged"),
+        Applied(ObjectKey("Service", "dev", "web"), "skipped", "podman has no Services"),
+    ]
+    assert changes(applied) == ["Deployment/dev/web configured (dev-web-1: pod missing)", "Deployment/dev/api created"]

@@ -42,10 +42,10 @@ def to_prune(old: Mapping[ObjectKey, Resource], new: Iterable[ObjectKey]) -> lis
 
 
 def changes(applied: Sequence[Applied]) -> list[str]:
-    """One line per object created or configured, with what made the target act when it says:
-    ``Deployment/dev/web configured (dev-web-1: pod missing)``."""
+    """One line per object created or configured; for a configured one, what made the target act
+    when it says: ``Deployment/dev/web configured (dev-web-1: pod missing)``."""
     return [
-        f"{a.key} {a.action}" + (f" ({a.cause})" if a.cause else "")
+        f"{a.key} {a.action}" + (f" ({a.cause})" if a.cause and a.action == "configured" else "")
         for a in applied
         if a.action in ("created", "configured")
     ]

@@ -194,7 +194,7 @@ async def _apply(
     objects = [m.obj for m in manifests]
     key = ks.key
     owner = owner_id(key)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), timestamp()
     old_inventory = world.store.get_inventory(owner)
     own = [m for m in manifests if m.obj.get("kind") in SELF_MANAGED_KINDS]
     workloads = [o for o in objects if o.get("kind") not in SELF_MANAGED_KINDS]
@@ -247,7 +247,7 @@ async def _apply(
         world.store.add_history(
             key,
             revision=revision,
-            started=timestamp(),
+            started=started_at,
             duration=round(duration, 3),
             result=result,
             message=health_error or message,
