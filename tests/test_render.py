@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from gitferry.api import goyaml
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
 from gitferry.api.manifests import Manifest
 from gitferry.errors import InvalidObjectError, RenderError
-from gitferry.render import build, generator, goyaml
+from gitferry.render import build, generator
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from gitferry.api import goyaml
 from gitferry.api.kustomizations import SUBSTITUTE_ANNOTATION, Kustomization, parse_kustomization
 from gitferry.errors import DependencyNotReadyError, RenderError
-from gitferry.render import goyaml
 from gitferry.render.substitute import merge_variables, substitute, substitute_object
 
 VARS = {"name": "web", "empty": "", "sha": "0123456789abcdef", "image": "ghcr.io/org/app:1.2", "file": "a.b.c"}

@@ -1,29 +1,24 @@
 """Kubernetes manifests as plain dicts: parsing multi-document YAML and checking identity fields.
 
 A rendered object is a ``dict`` as the API would hold it. Where it came from (the file in the
-source) travels beside it so every error can name the file.
+source) travels beside it so every error can name the file. YAML is read and written with Go's
+typing (``goyaml``): kustomize, Flux and podman are Go programs, so ``on`` is a boolean to them
+and a string ``"on"`` must be written quoted.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from gitferry.api import goyaml
 from gitferry.api.keys import ObjectKey
 from gitferry.errors import InvalidObjectError
 
 Resource = dict[str, Any]
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    return yaml
 
 
 @dataclass(frozen=True)
@@ -41,7 +36,7 @@ class Manifest:
 def load_documents(text: str, origin: str) -> list[Resource]:
     """Every non-empty document in ``text``; InvalidObjectError names the file and line."""
     try:
-        docs = list(_yaml().load_all(text))
+        docs = goyaml.load(text)
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -80,15 +75,7 @@ def parse_manifests(text: str, origin: str) -> list[Manifest]:
 
 def dump_documents(objects: Iterable[Resource]) -> str:
     """Multi-document YAML, in the order given, as ``flux build`` prints it."""
-    stream = io.StringIO()
-    yaml = _yaml()
-    first = True
-    for obj in objects:
-        if not first:
-            stream.write("---\n")
-        first = False
-        yaml.dump(obj, stream)
-    return stream.getvalue()
+    return "---\n".join(goyaml.dump(obj) for obj in objects)
 
 
 def group_of(api_version: str) -> str:

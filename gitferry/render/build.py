@@ -25,12 +25,12 @@ from typing import Any
 from ruamel.yaml.error import YAMLError
 
 from gitferry import process
-from gitferry.api import kinds, manifests
+from gitferry.api import goyaml, kinds, manifests
 from gitferry.api.keys import ObjectKey
 from gitferry.api.kustomizations import API_VERSION, Kustomization
 from gitferry.api.manifests import Manifest, Resource
 from gitferry.errors import CommandError, InvalidObjectError, RenderError
-from gitferry.render import generator, goyaml, substitute
+from gitferry.render import generator, substitute
 
 _GROUP = API_VERSION.split("/")[0]
 NAME_LABEL = f"{_GROUP}/name"

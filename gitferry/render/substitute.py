@@ -18,11 +18,11 @@ from functools import lru_cache
 
 from ruamel.yaml.error import YAMLError
 
+from gitferry.api import goyaml
 from gitferry.api.keys import ObjectKey
 from gitferry.api.kustomizations import SUBSTITUTE_ANNOTATION, Kustomization
 from gitferry.api.manifests import Resource
 from gitferry.errors import DependencyNotReadyError, RenderError
-from gitferry.render import goyaml
 
 VARIABLE_NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 DISABLED = "disabled"
