@@ -151,3 +151,12 @@ def test_create_secret_git_feeds_the_git_repository_credentials(tmp_path: Path) 
     credentials = credentials_for(repo, world)
     assert credentials is not None and (credentials.username, credentials.password) == ("git", "s3cret")
     assert store.get_object(ObjectKey("Secret", "flux-system", "repo-auth")) is not None
+
+
+def test_control_socket_path_fits_a_unix_socket_for_any_data_dir(tmp_path: Path) -> None:
+    from gitferry.reactor.control import socket_path
+
+    assert socket_path(tmp_path) == tmp_path / "control.sock"
+    deep = tmp_path / ("d" * 120)
+    long_path = socket_path(deep)
+    assert len(str(long_path)) < 108 and long_path == socket_path(deep) and long_path != socket_path(tmp_path / "e")

@@ -35,7 +35,7 @@ def _existing(store: Store, key: ObjectKey) -> ObjectKey:
 
 async def _reconcile_keys(keys: list[ObjectKey]) -> list[tuple[ObjectKey, bool | None, str]]:
     """Each key in turn, through the daemon if one runs, else here."""
-    socket = settings.data_dir / control.SOCKET_NAME
+    socket = control.socket_path(settings.data_dir)
     results: list[tuple[ObjectKey, bool | None, str]] = []
     for key in keys:
         reply = await control.call(socket, {"op": "reconcile", "key": str(key)})

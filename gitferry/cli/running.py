@@ -47,7 +47,8 @@ async def _up(concurrency: int, live: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await control.serve(reactor, settings.data_dir / control.SOCKET_NAME)
+    socket = control.socket_path(settings.data_dir)
+    server = await control.serve(reactor, socket)
     runner = asyncio.ensure_future(reactor.run(stop))
     try:
         if live:
@@ -63,7 +64,7 @@ async def _up(concurrency: int, live: bool) -> None:
         await runner
         server.close()
         with contextlib.suppress(FileNotFoundError):
-            (settings.data_dir / control.SOCKET_NAME).unlink()
+            socket.unlink()
     console.print("gitferry up: stopped")
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("gitferry.control")
 
 SOCKET_NAME = "control.sock"
+_MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 108 bytes on Linux
+
+
+def socket_path(data_dir: Path) -> Path:
+    """The control socket of the daemon on ``data_dir``: inside it, or, when that path would be
+    too long for a Unix socket, under the temp dir with a name derived from it (same for both ends)."""
+    inside = data_dir / SOCKET_NAME
+    if len(str(inside.resolve())) <= _MAX_SOCKET_PATH:
+        return inside
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"gitferry-{os.getuid()}-{digest}.sock"
 
 
 async def serve(reactor: Reactor, path: Path) -> asyncio.AbstractServer:
