@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from gitferry import process
+from gitferry.api import semver
 from gitferry.api.sources import GitRef, GitRepository, parse_git_repository
 from gitferry.errors import DependencyNotReadyError, GitError, InvalidObjectError
-from gitferry.sources import artifacts, git, ignore, refs, semver
+from gitferry.sources import artifacts, git, ignore, refs
 from tests.conftest import git as run_git
 from tests.githttp import serve_git_http
 
@@ -49,9 +50,9 @@ TAGS = ["v1.0.0", "v1.2.0", "v1.2.3", "v1.3.0-rc.1", "v2.0.0", "0.9.0", "latest"
         (TAGS, ">1.2 <2", "1.10.0"),
         (["v1.2.3"], ">1.2", None),  # >1.2 means a higher minor, not a higher patch
         (TAGS, "<=1.2", "v1.2.3"),
-        # a prerelease passes only comparisons that name a prerelease themselves
+        # a prerelease is considered only by an alternative in which some comparison names one
         (TAGS, ">=1.3.0-0 <1.4.0-0", "v1.3.0-rc.1"),
-        (TAGS, ">=1.3.0-0 <1.4.0", None),
+        (TAGS, ">=1.3.0-0 <1.4.0", "v1.3.0-rc.1"),  # Masterminds 3.4+ decides per alternative
         (TAGS, ">=1.3.0 <1.4.0", None),
         (TAGS, ">=5.0.0", None),
         (["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta.2", "1.0.0-beta.11"], ">=1.0.0-0", "1.0.0-beta.11"),

@@ -21,9 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitferry.api import semver
 from gitferry.api.sources import GitRepository
 from gitferry.errors import DependencyNotReadyError, GitError
-from gitferry.sources import artifacts, refs, semver
+from gitferry.sources import artifacts, refs
 from gitferry.sources.remote import GitCredentials, RemoteSession
 
 __all__ = ["Artifact", "GitCredentials", "fetch", "resolve_remote"]

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from gitferry.api import semver
 from gitferry.api.sources import GitRef
 from gitferry.errors import InvalidObjectError
-from gitferry.sources import semver
 
 DEFAULT_BRANCH = "master"
 

@@ -1,0 +1,1 @@
+"""Image automation: which tag a policy selects, and (later) scanning and updating Git."""
