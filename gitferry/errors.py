@@ -8,6 +8,7 @@
     │   ├── RenderError          kustomize build or substitution failed
     │   └── PodmanError
     ├── DependencyNotReadyError  a dependsOn/sourceRef is not ready yet (retry later)
+    ├── RegistryError           an OCI registry was unreachable, refused access or answered wrongly
     └── StoreError
 
 Reconcilers tell retryable from permanent with ``is_permanent``.
@@ -51,6 +52,10 @@ class PodmanError(CommandError):
 
 class DependencyNotReadyError(GitferryError):
     """A referenced object (sourceRef, dependsOn) is not ready: retry after retryInterval."""
+
+
+class RegistryError(GitferryError):
+    """An OCI registry could not be read: unreachable, auth refused, not found, 5xx or bad JSON."""
 
 
 class StoreError(GitferryError):

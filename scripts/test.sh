@@ -4,7 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # openssh-server: the ssh:// source tests run a real sshd on 127.0.0.1.
-GITFERRY_EXTRA_PACKAGES="openssh-server" source "$ROOT/scripts/setup.sh"
+# docker-registry, skopeo, apache2-utils (htpasswd): the registry client tests run a real registry.
+GITFERRY_EXTRA_PACKAGES="openssh-server docker-registry skopeo apache2-utils" source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 echo "== ruff";          ruff check gitferry tests benchmarks
 echo "== mypy --strict"; mypy gitferry
