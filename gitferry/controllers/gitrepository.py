@@ -14,7 +14,7 @@ from gitferry.api.sources import GitRepository, parse_git_repository
 from gitferry.controllers import statuses
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
-from gitferry.errors import GitferryError, InvalidObjectError, is_permanent
+from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjectError, is_permanent
 from gitferry.sources.git import Artifact, GitCredentials, fetch
 from gitferry.store.sqlite import StoredObject
 
@@ -91,7 +91,9 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
             inc_key = ObjectKey(KIND, key.namespace, include.repository.name)
             included = artifact_from_status(world.store.get_status(inc_key))
             if included is None:
-                raise GitferryError(f"included GitRepository '{inc_key.namespace}/{inc_key.name}' has no artifact yet")
+                raise DependencyNotReadyError(
+                    f"included GitRepository '{inc_key.namespace}/{inc_key.name}' has no artifact yet (field spec.include)"
+                )
             includes[include.repository.name] = included
         last = artifact_from_status(old)
         artifact = await fetch(
