@@ -92,7 +92,8 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
             included = artifact_from_status(world.store.get_status(inc_key))
             if included is None:
                 raise DependencyNotReadyError(
-                    f"included GitRepository '{inc_key.namespace}/{inc_key.name}' has no artifact yet (field spec.include)"
+                    f"included GitRepository '{inc_key.namespace}/{inc_key.name}' has no artifact yet"
+                    " (field spec.include)"
                 )
             includes[include.repository.name] = included
         last = artifact_from_status(old)
