@@ -1,4 +1,4 @@
-"""Offline helpers for image automation: ``gitferry image policy test``."""
+"""Offline helpers for image automation: ``gitferry image policy test`` and ``gitferry image update``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from rich.markup import escape
 
 from gitferry.api.images import POLICY_KIND, ImagePolicy, parse_image_policy
 from gitferry.api.manifests import load_documents
-from gitferry.cli.context import fail
+from gitferry.cli.context import err, fail
 from gitferry.errors import GitferryError
 from gitferry.images import policy as image_policy
+from gitferry.images import setters, update
 
 image_app = typer.Typer(help="Image automation helpers that need no registry or store.", no_args_is_help=True)
 policy_app = typer.Typer(help="ImagePolicy helpers.", no_args_is_help=True)
@@ -39,6 +40,49 @@ def test_policy(
     except GitferryError as e:
         raise _fail(f"ImagePolicy {obj.metadata.name} in {policy}: {e}") from e
     typer.echo(selection.tag)
+
+
+@image_app.command(
+    "update",
+    help="Apply Setters markers ('# {\"$imagepolicy\": \"NS:NAME\"}', ':tag', ':name', ':digest') under DIR in place,"
+    " exactly as the image automation would, and print each change. Markers naming another policy are reported.",
+)
+def update_images(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Directory (or one YAML file) to update.")],
+    assignments: Annotated[
+        list[str],
+        typer.Option("--set", metavar="NS:NAME=IMAGE:TAG", help="The latest image of a policy; repeatable."),
+    ],
+) -> None:
+    images = _parse_assignments(assignments)
+    if not directory.exists():
+        raise _fail(f"{directory} does not exist")
+    try:
+        result = update.update_with_setters(directory, images)
+    except OSError as e:
+        raise _fail(f"cannot update {e.filename or directory}: {e.strerror}") from e
+    for file in result.files:
+        typer.echo(file.path)
+        for change in file.changes:
+            typer.echo(f"  {change.line}: {change.old_value} -> {change.new_value}  ({change.setter})")
+    for warning in result.warnings:
+        err.print(f"[yellow]![/yellow] {escape(str(warning))}")
+    if not result.files:
+        typer.echo("no changes")
+
+
+def _parse_assignments(assignments: list[str]) -> dict[str, setters.LatestImage]:
+    images: dict[str, setters.LatestImage] = {}
+    for assignment in assignments:
+        policy, equals, image = assignment.partition("=")
+        namespace, colon, name = policy.partition(":")
+        if not equals or not colon or not namespace or not name or ":" in name:
+            raise _fail(f"--set {assignment!r}: expected NS:NAME=IMAGE:TAG, e.g. flux-system:app=ghcr.io/org/app:1.0.1")
+        try:
+            images[policy] = setters.parse_image(image)
+        except GitferryError as e:
+            raise _fail(f"--set {assignment!r}: {e}") from e
+    return images
 
 
 def _policy_from_file(path: Path, name: str | None) -> ImagePolicy:
