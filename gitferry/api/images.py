@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gitferry.api.meta import LocalRef, Model, ObjectKey, ObjectMeta, parse_duration, validate
+from gitferry.api.meta import LocalRef, Model, ObjectKey, ObjectMeta, parse_duration, set_fields, validate
 from gitferry.api.sources import GitRef
 
 API_VERSION = "image.toolkit.fluxcd.io/v1"
@@ -105,8 +105,7 @@ class ImageRepository(Model):
         return ObjectKey(REPOSITORY_KIND, self.metadata.namespace, self.metadata.name)
 
     def unsupported_fields(self) -> list[str]:
-        raw = self.spec.model_dump(by_alias=True, exclude_defaults=True)
-        out = [f"spec.{field}" for field in REPOSITORY_UNSUPPORTED_FIELDS if field in raw]
+        out = set_fields(self.spec, REPOSITORY_UNSUPPORTED_FIELDS)
         if self.spec.provider != "generic":
             out.append(f"spec.provider={self.spec.provider}")
         return out
@@ -288,17 +287,7 @@ class ImageUpdateAutomation(Model):
         return ObjectKey(ref.kind, ref.namespace or self.metadata.namespace, ref.name)
 
     def unsupported_fields(self) -> list[str]:
-        raw = self.spec.model_dump(by_alias=True, exclude_defaults=True)
-        return [f"spec.{path}" for path in AUTOMATION_UNSUPPORTED_FIELDS if _has_path(raw, path)]
-
-
-def _has_path(raw: dict[str, Any], dotted: str) -> bool:
-    node: Any = raw
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+        return set_fields(self.spec, AUTOMATION_UNSUPPORTED_FIELDS)
 
 
 def parse_image_repository(obj: dict[str, Any], origin: str = "") -> ImageRepository:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from gitferry.api.meta import LocalRef, Model, ObjectKey, ObjectMeta, parse_duration, validate
+from gitferry.api.meta import LocalRef, Model, ObjectKey, ObjectMeta, parse_duration, set_fields, validate
 
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
 KIND = "Kustomization"
@@ -163,8 +163,7 @@ class Kustomization(Model):
         return [ObjectKey(KIND, d.namespace or self.metadata.namespace, d.name) for d in self.spec.depends_on]
 
     def unsupported_fields(self) -> list[str]:
-        raw = self.spec.model_dump(by_alias=True, exclude_defaults=True)
-        out = [f"spec.{field}" for field in UNSUPPORTED_FIELDS if field in raw]
+        out = set_fields(self.spec, UNSUPPORTED_FIELDS)
         if self.spec.source_ref.kind != "GitRepository":
             out.append(f"spec.sourceRef.kind={self.spec.source_ref.kind}")
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -110,6 +111,20 @@ def validation_message(kind: str, name: str, origin: str, error: Any) -> str:
         parts.append(f"field {field}: {message}")
     where = f" in {origin}" if origin else ""
     return f"{kind} {name}{where}: " + "; ".join(parts)
+
+
+def set_fields(spec: BaseModel, paths: Iterable[str]) -> list[str]:
+    """Which of these dotted camelCase paths are set in ``spec`` (as ``spec.<path>``): the Flux
+    fields a user wrote that gitferry does not implement, to be named in status."""
+    raw = spec.model_dump(by_alias=True, exclude_defaults=True)
+    out = []
+    for path in paths:
+        node: Any = raw
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            out.append(f"spec.{path}")
+    return out
 
 
 def validate(model: type[M], kind: str, obj: dict[str, Any], origin: str) -> M:

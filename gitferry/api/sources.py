@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gitferry.api.meta import LocalRef, Model, ObjectMeta, parse_duration, validate
+from gitferry.api.meta import LocalRef, Model, ObjectMeta, parse_duration, set_fields, validate
 
 API_VERSION = "source.toolkit.fluxcd.io/v1"
 KIND = "GitRepository"
@@ -90,8 +90,7 @@ class GitRepository(Model):
     spec: GitRepositorySpec
 
     def unsupported_fields(self) -> list[str]:
-        raw = self.spec.model_dump(by_alias=True, exclude_defaults=True)
-        return [f"spec.{field}" for field in UNSUPPORTED_FIELDS if field in raw]
+        return set_fields(self.spec, UNSUPPORTED_FIELDS)
 
 
 def parse_git_repository(obj: dict[str, Any], origin: str = "") -> GitRepository:
