@@ -5,6 +5,7 @@
     │   └── UnsupportedError     a field or kind gitferry does not implement yet
     ├── CommandError            an external tool (git, kustomize, podman) failed
     │   ├── GitError
+    │   │   └── PushRejectedError  the branch moved since the clone: fetch, re-apply, push again
     │   ├── RenderError          kustomize build or substitution failed
     │   └── PodmanError
     ├── DependencyNotReadyError  a dependsOn/sourceRef is not ready yet (retry later)
@@ -40,6 +41,10 @@ class CommandError(GitferryError):
 
 class GitError(CommandError):
     """git failed: remote unreachable, ref not found, authentication refused."""
+
+
+class PushRejectedError(GitError):
+    """A push was refused because the remote branch moved on; never answered with a force-push."""
 
 
 class RenderError(CommandError):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from gitferry.api.meta import ObjectKey
@@ -18,26 +20,31 @@ from gitferry.targets.memory import RecordingTarget
 
 runner = CliRunner()
 
-VERBS = [
-    [],
-    ["bootstrap"],
-    ["up"],
-    ["check"],
-    ["get", "sources", "git"],
-    ["get", "kustomizations"],
-    ["reconcile", "source", "git"],
-    ["reconcile", "kustomization"],
-    ["suspend", "kustomization"],
-    ["resume", "kustomization"],
-    ["suspend", "source", "git"],
-    ["resume", "source", "git"],
-    ["events"],
-    ["tree", "kustomization"],
-    ["diff", "kustomization"],
-    ["build", "kustomization"],
-    ["history", "kustomization"],
-    ["create", "secret", "git"],
-]
+
+def _verbs(command: Any, path: list[str]) -> list[list[str]]:
+    """Every command path of the CLI, read from the app itself so a new verb cannot be missed."""
+    found = [path]
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        found += _verbs(sub, [*path, name])
+    return found
+
+
+VERBS = _verbs(typer.main.get_command(app), [])
+
+
+def test_the_verbs_a_flux_user_expects_exist() -> None:
+    expected = [
+        ["get", "images", "repository"],
+        ["get", "images", "policy"],
+        ["get", "images", "update"],
+        ["reconcile", "image", "repository"],
+        ["reconcile", "image", "update"],
+        ["image", "policy", "test"],
+        ["image", "update"],
+        ["reconcile", "source", "git"],
+        ["suspend", "kustomization"],
+    ]
+    assert [v for v in expected if v not in VERBS] == []
 
 
 @pytest.mark.parametrize("verb", VERBS, ids=lambda v: " ".join(v) or "gitferry")

@@ -23,6 +23,13 @@ suspend_app.add_typer(source_suspend, name="source")
 source_resume = typer.Typer(help="Sources.", no_args_is_help=True)
 resume_app.add_typer(source_resume, name="source")
 
+image_reconcile = typer.Typer(help="Image automation objects.", no_args_is_help=True)
+reconcile_app.add_typer(image_reconcile, name="image")
+image_suspend = typer.Typer(help="Image automation objects.", no_args_is_help=True)
+suspend_app.add_typer(image_suspend, name="image")
+image_resume = typer.Typer(help="Image automation objects.", no_args_is_help=True)
+resume_app.add_typer(image_resume, name="image")
+
 Name = Annotated[str, typer.Argument(help="Object name.")]
 Namespace = Annotated[str, typer.Option("--namespace", "-n", help="Object namespace.")]
 
@@ -124,3 +131,33 @@ def suspend_source_git(name: Name, namespace: Namespace = "flux-system") -> None
 @source_resume.command("git", help="Resume a GitRepository and fetch it now.")
 def resume_source_git(name: Name, namespace: Namespace = "flux-system") -> None:
     _set_suspended(ObjectKey("GitRepository", namespace, name), False)
+
+
+@image_reconcile.command("repository", help="Scan an ImageRepository now; its policies and automations follow.")
+def reconcile_image_repository(name: Name, namespace: Namespace = "flux-system") -> None:
+    _run([_existing(open_store(), ObjectKey("ImageRepository", namespace, name))])
+
+
+@image_reconcile.command("update", help="Run an ImageUpdateAutomation now: commit and push the latest images.")
+def reconcile_image_update(name: Name, namespace: Namespace = "flux-system") -> None:
+    _run([_existing(open_store(), ObjectKey("ImageUpdateAutomation", namespace, name))])
+
+
+@image_suspend.command("repository", help="Suspend an ImageRepository: no scans until resumed.")
+def suspend_image_repository(name: Name, namespace: Namespace = "flux-system") -> None:
+    _set_suspended(ObjectKey("ImageRepository", namespace, name), True)
+
+
+@image_resume.command("repository", help="Resume an ImageRepository and scan it now.")
+def resume_image_repository(name: Name, namespace: Namespace = "flux-system") -> None:
+    _set_suspended(ObjectKey("ImageRepository", namespace, name), False)
+
+
+@image_suspend.command("update", help="Suspend an ImageUpdateAutomation: no commits until resumed.")
+def suspend_image_update(name: Name, namespace: Namespace = "flux-system") -> None:
+    _set_suspended(ObjectKey("ImageUpdateAutomation", namespace, name), True)
+
+
+@image_resume.command("update", help="Resume an ImageUpdateAutomation and run it now.")
+def resume_image_update(name: Name, namespace: Namespace = "flux-system") -> None:
+    _set_suspended(ObjectKey("ImageUpdateAutomation", namespace, name), False)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 get_app = typer.Typer(help="Show objects and their status (as flux get).", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources.", no_args_is_help=True)
 get_app.add_typer(sources_app, name="sources")
+images_app = typer.Typer(help="Image automation objects.", no_args_is_help=True)
+get_app.add_typer(images_app, name="images")
 tree_app = typer.Typer(help="Show what an object owns (as flux tree).", no_args_is_help=True)
 diff_app = typer.Typer(help="Compare what Git wants with what runs (as flux diff).", no_args_is_help=True)
 history_app = typer.Typer(
@@ -40,6 +42,21 @@ def get_sources_git(namespace: Namespace = "flux-system", all_namespaces: AllNam
 @get_app.command("kustomizations", help="List Kustomizations: revision, suspended, ready, message.")
 def get_kustomizations(namespace: Namespace = "flux-system", all_namespaces: AllNamespaces = False) -> None:
     console.print(views.objects_table(open_store(), "Kustomization", None if all_namespaces else namespace))
+
+
+@images_app.command("repository", help="List ImageRepositories: last scan, suspended, ready, message.")
+def get_images_repository(namespace: Namespace = "flux-system", all_namespaces: AllNamespaces = False) -> None:
+    console.print(views.objects_table(open_store(), "ImageRepository", None if all_namespaces else namespace))
+
+
+@images_app.command("policy", help="List ImagePolicies: latest image, suspended, ready, message.")
+def get_images_policy(namespace: Namespace = "flux-system", all_namespaces: AllNamespaces = False) -> None:
+    console.print(views.objects_table(open_store(), "ImagePolicy", None if all_namespaces else namespace))
+
+
+@images_app.command("update", help="List ImageUpdateAutomations: last run, suspended, ready, message.")
+def get_images_update(namespace: Namespace = "flux-system", all_namespaces: AllNamespaces = False) -> None:
+    console.print(views.objects_table(open_store(), "ImageUpdateAutomation", None if all_namespaces else namespace))
 
 
 def events(

@@ -12,7 +12,7 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.live import Live
 
 from gitferry.cli import views
@@ -68,17 +68,24 @@ async def _up(concurrency: int, live: bool) -> None:
     console.print("gitferry up: stopped")
 
 
+_SHOWN = {
+    "GitRepository": "GitRepositories",
+    "Kustomization": "Kustomizations",
+    "ImageRepository": "ImageRepositories",
+    "ImagePolicy": "ImagePolicies",
+    "ImageUpdateAutomation": "ImageUpdateAutomations",
+}
+
+
 def _status(store: Store) -> Group:
-    return Group(
-        "[bold]GitRepositories[/bold]",
-        views.objects_table(store, "GitRepository", None),
-        "",
-        "[bold]Kustomizations[/bold]",
-        views.objects_table(store, "Kustomization", None),
-        "",
-        "[bold]Latest events[/bold]",
-        views.events_table(store.events(limit=6)),
-    )
+    """A table per kind that has objects (image automation only when it is used), then the latest events."""
+    present = {stored.key.kind for stored in store.list_objects()}
+    parts: list[RenderableType] = []
+    for kind, title in _SHOWN.items():
+        if kind in present:
+            parts += [f"[bold]{title}[/bold]", views.objects_table(store, kind, None), ""]
+    parts += ["[bold]Latest events[/bold]", views.events_table(store.events(limit=6))]
+    return Group(*parts)
 
 
 _INSTALL = {

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.tree import Tree
 
 from gitferry.api.keys import ObjectKey
 from gitferry.controllers import statuses
-from gitferry.store.sqlite import Event, HistoryEntry, Store, StoredObject
+from gitferry.store.sqlite import Event, HistoryEntry, Store
 
 
 def _ready_cells(status: statuses.Status) -> tuple[str, str]:
@@ -17,29 +19,37 @@ def _ready_cells(status: statuses.Status) -> tuple[str, str]:
     return condition["status"], condition.get("message", "")
 
 
+def _latest_image(status: statuses.Status) -> str:
+    latest = status.get("latestRef") or {}
+    return f"{latest['name']}:{latest['tag']}" if latest else ""
+
+
+# The column ``flux get`` shows after NAME, by kind.
+_DETAIL: dict[str, tuple[str, Callable[[statuses.Status], str]]] = {
+    "GitRepository": ("REVISION", lambda s: str((s.get("artifact") or {}).get("revision", ""))),
+    "Kustomization": ("REVISION", lambda s: str(s.get("lastAppliedRevision", ""))),
+    "ImageRepository": ("LAST SCAN", lambda s: str((s.get("lastScanResult") or {}).get("scanTime", ""))),
+    "ImagePolicy": ("LATEST IMAGE", _latest_image),
+    "ImageUpdateAutomation": ("LAST RUN", lambda s: str(s.get("lastAutomationRunTime", ""))),
+}
+
+
 def objects_table(store: Store, kind: str, namespace: str | None) -> Table:
     table = Table(box=None, pad_edge=False)
     if namespace is None:
         table.add_column("NAMESPACE")
-    for column in ("NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"):
+    detail, value_of = _DETAIL[kind]
+    for column in ("NAME", detail, "SUSPENDED", "READY", "MESSAGE"):
         table.add_column(column, overflow="fold")
     for stored in store.list_objects(kind):
         if namespace is not None and stored.key.namespace != namespace:
             continue
-        table.add_row(*_row(store, stored, with_namespace=namespace is None))
+        status = store.get_status(stored.key)
+        suspended = bool((stored.manifest.get("spec") or {}).get("suspend")) or stored.suspended
+        ready, message = _ready_cells(status)
+        cells = [stored.key.name, value_of(status), str(suspended), ready, message]
+        table.add_row(*([stored.key.namespace, *cells] if namespace is None else cells))
     return table
-
-
-def _row(store: Store, stored: StoredObject, *, with_namespace: bool) -> list[str]:
-    status = store.get_status(stored.key)
-    if stored.key.kind == "GitRepository":
-        revision = (status.get("artifact") or {}).get("revision", "")
-    else:
-        revision = status.get("lastAppliedRevision", "")
-    suspended = bool((stored.manifest.get("spec") or {}).get("suspend")) or stored.suspended
-    ready, message = _ready_cells(status)
-    cells = [stored.key.name, revision, str(suspended), ready, message]
-    return [stored.key.namespace, *cells] if with_namespace else cells
 
 
 def events_table(events: list[Event]) -> Table:

@@ -12,9 +12,10 @@ from typing import Any
 from gitferry.api.keys import ObjectKey, timestamp
 from gitferry.api.sources import GitRepository, parse_git_repository
 from gitferry.controllers import statuses
+from gitferry.controllers.failures import report_failure
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
-from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjectError, is_permanent
+from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjectError
 from gitferry.sources.git import Artifact, GitCredentials, fetch
 from gitferry.store.sqlite import StoredObject
 
@@ -130,15 +131,15 @@ def _fail(
     interval: float,
     failures: int,
 ) -> Outcome:
-    permanent = is_permanent(error)
-    reason = statuses.INVALID if permanent else statuses.GIT_OPERATION_FAILED
-    message = statuses.naming(key, str(error))
     kept = old.get("artifact")
-    if kept:
-        message += f" (serving last good revision '{kept['revision']}')"
-    new = statuses.mark(old, ready=False, reason=reason, message=message, generation=generation, stalled=permanent)
-    if world.record_failure(key, old, new, ("Warning", reason)):
-        log.warning("%s: %s", key, message)
-    # Exponential back-off for transient failures, never slower than the interval itself.
-    delay = interval if permanent else min(interval, 2.0 ** min(failures, 10))
-    return Outcome(requeue_after=delay, ready=False, message=message)
+    return report_failure(
+        world,
+        key,
+        old,
+        generation,
+        error,
+        transient_reason=statuses.GIT_OPERATION_FAILED,
+        interval=interval,
+        failures=failures,
+        kept=f"serving last good revision '{kept['revision']}'" if kept else "",
+    )

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gitferry.api.catalog import parse_object
 from gitferry.api.keys import ObjectKey, timestamp
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
 from gitferry.api.manifests import Manifest, Resource
-from gitferry.api.sources import parse_git_repository
 from gitferry.controllers import dependencies, statuses
 from gitferry.controllers.gitrepository import artifact_from_status
 from gitferry.controllers.inventory import changes, inventory_entries, to_prune
@@ -170,10 +170,8 @@ def _validate(ks: Kustomization, world: World, manifests: Sequence[Manifest]) ->
     for manifest in manifests:
         kind = manifest.obj.get("kind")
         try:
-            if kind == "Kustomization":
-                parse_kustomization(manifest.obj, manifest.origin)
-            elif kind == "GitRepository":
-                parse_git_repository(manifest.obj, manifest.origin)
+            if kind in SELF_MANAGED_KINDS:
+                parse_object(manifest.obj, manifest.origin)
             else:
                 # Unknown kinds raise here; kinds the target cannot run are skipped and reported later.
                 world.target.unsupported_reason(manifest.obj)
@@ -269,7 +267,7 @@ async def _apply(
 
 
 def _apply_own(manifests: Sequence[Manifest], owner: str, world: World) -> list[Applied]:
-    """GitRepositories and Kustomizations are stored, which is applying them for gitferry."""
+    """gitferry's own kinds (sources, Kustomizations, image objects) are stored: that is applying them."""
     applied = []
     for manifest in manifests:
         obj = manifest.obj

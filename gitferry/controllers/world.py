@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitferry.api.catalog import SELF_MANAGED_KINDS
 from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Manifest, Resource
 from gitferry.clock import Clock, SystemClock
@@ -14,8 +15,7 @@ from gitferry.controllers.statuses import same_apart_from_times
 from gitferry.store.sqlite import Store
 from gitferry.targets.base import Target
 
-# Kinds gitferry itself runs: applying them stores them, as applying to an API server would.
-SELF_MANAGED_KINDS = frozenset({"GitRepository", "Kustomization"})
+__all__ = ["SELF_MANAGED_KINDS", "RenderCacheEntry", "World", "decoded_data"]
 
 
 @dataclass

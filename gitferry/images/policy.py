@@ -116,14 +116,14 @@ def _semver_chooser(allowed: semver.Range, description: str) -> Chooser:
     def choose(values: Sequence[str]) -> str:
         best: str | None = None
         best_order: semver.VersionOrder | None = None
+        parse, allows = semver.parse_version, allowed.allows
         for value in values:
-            order = semver.order_of(value)
+            version = parse(value)
             # Only a strictly higher version replaces the best, so the first of equals stays.
-            if order is None or (best_order is not None and order <= best_order):
+            if version is None or (best_order is not None and version.order <= best_order):
                 continue
-            version = semver.parse_version(value)
-            if version is not None and allowed.allows(version):
-                best, best_order = value, order
+            if allows(version):
+                best, best_order = value, version.order
         if best is None:
             raise NoTagSelectedError(f"none of {len(values)} tags is a version allowed by {description}")
         return best

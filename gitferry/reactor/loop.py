@@ -2,8 +2,10 @@
 
 Scheduling rules, all with an injectable clock:
 - each object comes back after its interval (or retryInterval / back-off on failure);
-- a GitRepository with a new artifact wakes the Kustomizations that use it at once;
+- a source with something new (a GitRepository's artifact, an ImageRepository's tags) wakes the
+  objects that read it at once, and they wait while it is fetching;
 - a Kustomization that becomes Ready wakes the ones that depend on it;
+- a reconcile can wake other objects by name (an applied child, the automations of a policy);
 - a request (``gitferry reconcile``) runs the object at once and answers when it is done.
 """
 
@@ -15,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gitferry.api.keys import ObjectKey
-from gitferry.controllers import gitrepository, kustomization
+from gitferry.controllers import gitrepository, imagepolicy, imagerepository, imageupdate, kustomization
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
 from gitferry.store.sqlite import StoredObject
@@ -26,9 +28,21 @@ Reconciler = Callable[..., Awaitable[Outcome]]
 RECONCILERS: dict[str, Reconciler] = {
     "GitRepository": gitrepository.reconcile,
     "Kustomization": kustomization.reconcile,
+    "ImageRepository": imagerepository.reconcile,
+    "ImagePolicy": imagepolicy.reconcile,
+    "ImageUpdateAutomation": imageupdate.reconcile,
 }
 # Sources run before the objects that read them when both are due.
-KIND_ORDER = {"GitRepository": 0, "Kustomization": 1}
+KIND_ORDER = {"GitRepository": 0, "ImageRepository": 0, "Kustomization": 1, "ImagePolicy": 1}
+SourceOf = Callable[[StoredObject], ObjectKey | None]
+# The source each kind reads: its readers run when it has something new, and wait while it runs.
+SOURCE_OF: dict[str, SourceOf] = {"Kustomization": kustomization.source_of, "ImagePolicy": imagepolicy.source_of}
+SOURCE_KINDS = frozenset({"GitRepository", "ImageRepository"})
+
+
+def source_of(stored: StoredObject) -> ObjectKey | None:
+    read = SOURCE_OF.get(stored.key.kind)
+    return read(stored) if read is not None else None
 
 
 @dataclass
@@ -114,7 +128,7 @@ class Reactor:
         # does not scan every object after every reconcile.
         self._readers, self._dependants = {}, {}
         for stored in current.values():
-            source = kustomization.source_of(stored)
+            source = source_of(stored)
             if source is not None:
                 self._readers.setdefault(source, []).append(stored.key)
             for dependency in kustomization.dependencies_of(stored) if stored.key.kind == "Kustomization" else []:
@@ -138,9 +152,9 @@ class Reactor:
     def _dispatch_due(self) -> int:
         now = self.world.clock.monotonic()
         due = [k for k, s in self.states.items() if not s.running and s.due <= now and not self._objects[k].deleted]
-        # A Kustomization waits while its source is fetching, so it reads the new artifact, not the old.
-        fetching = {k for k, s in self.states.items() if k.kind == "GitRepository" and (s.running or k in due)}
-        due = [k for k in due if kustomization.source_of(self._objects[k]) not in fetching]
+        # A reader waits while its source is fetching, so it reads the new artifact, not the old.
+        fetching = {k for k, s in self.states.items() if k.kind in SOURCE_KINDS and (s.running or k in due)}
+        due = [k for k in due if source_of(self._objects[k]) not in fetching]
         due.sort(key=lambda k: (KIND_ORDER.get(k.kind, 9), k))
         for key in due:
             state = self.states[key]

@@ -1,6 +1,6 @@
 """Writing to a Git repository: clone a branch, commit what changed, push without force.
 
-Used by bootstrap (and by image automation later); reading sources lives in ``git.py``. Commands
+Used by bootstrap and by image update automations; reading sources lives in ``git.py``. Commands
 that talk to the remote go through a ``RemoteSession``, so they carry the GitRepository's
 credentials the same way fetches do (environment only, never argv) and fail with the same
 messages; commands on the local clone run plainly.
@@ -11,10 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from gitferry import process
-from gitferry.errors import CommandError, GitError
+from gitferry.errors import CommandError, GitError, PushRejectedError
 from gitferry.sources.remote import RemoteSession
 
 AUTHOR = ("gitferry", "gitferry@localhost")
+# What git prints when the remote branch is not an ancestor of what we push.
+_REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "Updates were rejected")
 
 
 def _identity(author: tuple[str, str]) -> dict[str, str]:
@@ -25,38 +27,60 @@ def _identity(author: tuple[str, str]) -> dict[str, str]:
         "GIT_COMMITTER_NAME": name,
         "GIT_COMMITTER_EMAIL": email,
         "GIT_TERMINAL_PROMPT": "0",
+        "LC_ALL": "C",
     }
 
 
-async def _git(cwd: Path, *args: str, timeout: float = 60.0) -> str:
+async def _git(cwd: Path, *args: str, author: tuple[str, str] = AUTHOR, stdin: str | None = None) -> str:
     try:
-        done = await process.run(["git", *args], cwd=cwd, env=_identity(AUTHOR), timeout=timeout)
+        done = await process.run(["git", *args], cwd=cwd, env=_identity(author), stdin=stdin)
     except CommandError as e:
         raise GitError(str(e), argv=e.argv, stderr=e.stderr) from e
     return done.stdout
 
 
-async def clone_branch(remote: RemoteSession, dest: Path, branch: str) -> None:
-    """Clone ``branch`` into ``dest``; an empty repository or a new branch starts empty."""
+async def clone_branch(remote: RemoteSession, dest: Path, branch: str, *, start_from: str | None = None) -> None:
+    """Clone ``branch`` into ``dest``.
+
+    A branch the remote does not have yet starts from ``start_from`` when that one exists (a push
+    branch made from the checkout branch, as Flux does), else empty (a new repository).
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     await remote.remote("clone", "--quiet", "--no-checkout", remote.url, str(dest), action="cloning")
-    heads = await remote.remote("-C", str(dest), "ls-remote", "--heads", "origin", branch, action="listing branches")
-    if heads.strip():
-        await _git(dest, "checkout", "--quiet", "-B", branch, f"origin/{branch}")
-    else:
+    wanted = [branch] if start_from in (None, branch) else [branch, start_from]
+    listed = await remote.remote("-C", str(dest), "ls-remote", "--heads", "origin", *wanted, action="listing branches")
+    heads = {line.split("\t", 1)[1].removeprefix("refs/heads/") for line in listed.splitlines() if "\t" in line}
+    base = next((b for b in wanted if b in heads), None)
+    if base is None:
         await _git(dest, "checkout", "--quiet", "--orphan", branch)
+    else:
+        await _git(dest, "checkout", "--quiet", "-B", branch, f"origin/{base}")
+
+
+async def head(repo: Path) -> str | None:
+    """The commit checked out, or None on an unborn branch."""
+    done = await process.run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], cwd=repo, check=False)
+    return done.stdout.strip() or None
 
 
 async def commit_all(repo: Path, message: str, author: tuple[str, str] = AUTHOR) -> str | None:
-    """Commit every change in the work tree; None (and no commit) when nothing changed."""
+    """Commit every change in the work tree as ``author`` (name, email); None when nothing changed."""
     await _git(repo, "add", "--all")
     if not (await _git(repo, "status", "--porcelain")).strip():
         return None
-    name, email = author
-    await _git(repo, "-c", f"user.name={name}", "-c", f"user.email={email}", "commit", "--quiet", "-m", message)
+    await _git(repo, "commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", "-", author=author, stdin=message)
     return (await _git(repo, "rev-parse", "HEAD")).strip()
 
 
 async def push(remote: RemoteSession, repo: Path, branch: str) -> None:
-    """Push ``branch``; a rejected push (the branch moved) is an error, never a force-push."""
-    await remote.remote("-C", str(repo), "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", action="pushing")
+    """Push HEAD to ``branch``; PushRejectedError when the branch moved on (never a force-push)."""
+    try:
+        await remote.remote("-C", str(repo), "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", action="pushing")
+    except GitError as e:
+        if any(marker in e.stderr for marker in _REJECTED):
+            raise PushRejectedError(
+                f"{remote.who}: push to branch '{branch}' was rejected because the branch moved on",
+                argv=e.argv,
+                stderr=e.stderr,
+            ) from e
+        raise

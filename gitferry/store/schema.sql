@@ -36,3 +36,9 @@ CREATE TABLE IF NOT EXISTS history (
     changed TEXT NOT NULL              -- JSON list of "Kind/ns/name: action"
 );
 CREATE INDEX IF NOT EXISTS history_by_object ON history (kind, namespace, name, id);
+CREATE TABLE IF NOT EXISTS image_tags (
+    namespace TEXT NOT NULL, name TEXT NOT NULL,  -- the ImageRepository
+    tags TEXT NOT NULL,                -- JSON list in the registry's order, after exclusionList
+    scanned TEXT NOT NULL,
+    PRIMARY KEY (namespace, name)
+);

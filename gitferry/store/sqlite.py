@@ -90,7 +90,7 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(f"state store {self.path}: {e}") from e
 
-    # objects: gitferry's own kinds (GitRepository, Kustomization) as the API server would hold them
+    # objects: gitferry's own kinds (sources, Kustomizations, image objects) as the API server would hold them
 
     def put_object(self, manifest: Resource, *, owner: str, origin: str = "") -> bool:
         """Insert or update; the generation goes up when the spec changes. True when something changed."""
@@ -153,6 +153,8 @@ class Store:
                 db.execute(
                     f"DELETE FROM {table} WHERE kind=? AND namespace=? AND name=?", (key.kind, key.namespace, key.name)
                 )
+            if key.kind == "ImageRepository":
+                db.execute("DELETE FROM image_tags WHERE namespace=? AND name=?", (key.namespace, key.name))
 
     def set_suspended(self, key: ObjectKey, suspended: bool) -> bool:
         with self.transaction() as db:
@@ -177,6 +179,23 @@ class Store:
                 " ON CONFLICT (kind, namespace, name) DO UPDATE SET body=excluded.body",
                 (key.kind, key.namespace, key.name, json.dumps(body, sort_keys=True)),
             )
+
+    # image tags: the last scan of each ImageRepository, read by its policies (no rescan per policy)
+
+    def put_tags(self, key: ObjectKey, tags: Sequence[str]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO image_tags (namespace, name, tags, scanned) VALUES (?,?,?,?)"
+                " ON CONFLICT (namespace, name) DO UPDATE SET tags=excluded.tags, scanned=excluded.scanned",
+                (key.namespace, key.name, json.dumps(list(tags)), timestamp()),
+            )
+
+    def get_tags(self, key: ObjectKey) -> list[str] | None:
+        """The tags of the last successful scan, in the registry's order; None before the first."""
+        row = self._db.execute(
+            "SELECT tags FROM image_tags WHERE namespace=? AND name=?", (key.namespace, key.name)
+        ).fetchone()
+        return list(json.loads(row[0])) if row else None
 
     # inventory: the last applied set of each Kustomization
 

@@ -1,0 +1,29 @@
+"""gitferry's own kinds: the objects it stores and reconciles itself instead of handing to a target.
+
+Applying one of these (from a Kustomization's rendered set) stores it, as applying a custom
+resource to an API server would; its parser is the schema check the CRD would make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gitferry.api.images import parse_image_policy, parse_image_repository, parse_image_update_automation
+from gitferry.api.kustomizations import parse_kustomization
+from gitferry.api.meta import Model
+from gitferry.api.sources import parse_git_repository
+
+PARSERS: dict[str, Callable[[dict[str, Any], str], Model]] = {
+    "GitRepository": parse_git_repository,
+    "Kustomization": parse_kustomization,
+    "ImageRepository": parse_image_repository,
+    "ImagePolicy": parse_image_policy,
+    "ImageUpdateAutomation": parse_image_update_automation,
+}
+SELF_MANAGED_KINDS = frozenset(PARSERS)
+
+
+def parse_object(obj: dict[str, Any], origin: str = "") -> Model:
+    """Check one of gitferry's own objects; InvalidObjectError names the object, file and field."""
+    return PARSERS[str(obj.get("kind"))](obj, origin)
