@@ -6,6 +6,7 @@ import random
 import shutil
 import socket
 import subprocess
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -100,3 +101,99 @@ def pod_names(prefix: str) -> list[str]:
         ["podman", "pod", "ps", "--format", "{{.Name}} {{.Status}}"], capture_output=True, text=True, check=True
     ).stdout
     return sorted(line.split()[0] for line in out.splitlines() if line.startswith(prefix) and "Running" in line)
+
+
+TEMPLATE = """\
+Automated image update
+
+Automation name: {{ .AutomationObject }}
+
+{{ range .Changed.Changes -}}
+{{ .OldValue }} -> {{ .NewValue }}
+{{ end -}}
+"""
+
+
+def image_automation_yaml(
+    image: str,
+    *,
+    scan_interval: str = "1m",
+    semver_range: str = "^1.0",
+    push_branch: str = "",
+    digests: str = "Never",
+    template: str = TEMPLATE,
+) -> str:
+    """An ImageRepository, ImagePolicy and ImageUpdateAutomation named ``app`` in flux-system,
+    committing as ``Image Bot <bot@example.com>`` the markers under ./apps of the root GitRepository."""
+    push = f"\n    push:\n      branch: {push_branch}" if push_branch else ""
+    template = textwrap.indent(template, " " * 8)
+    return f"""\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata:
+  name: app
+  namespace: flux-system
+spec:
+  image: {image}
+  interval: {scan_interval}
+  insecure: true
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata:
+  name: app
+  namespace: flux-system
+spec:
+  imageRepositoryRef:
+    name: app
+  policy:
+    semver:
+      range: "{semver_range}"
+  digestReflectionPolicy: {digests}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageUpdateAutomation
+metadata:
+  name: app
+  namespace: flux-system
+spec:
+  interval: 1m
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  git:
+    checkout:
+      ref:
+        branch: main
+    commit:
+      author:
+        name: Image Bot
+        email: bot@example.com
+      messageTemplate: |
+{template}{push}
+  update:
+    path: ./apps
+    strategy: Setters
+"""
+
+
+def marked_deployment(image: str, policy: str = "flux-system:app") -> str:
+    """Deployment ``web`` whose image carries a Setters marker for ``policy``."""
+    return f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          # the image the automation keeps current
+          image: "{image}" # {{"$imagepolicy": "{policy}"}}
+"""

@@ -184,4 +184,3 @@ async def _put_manifests(
                 answer.raise_for_status()
 
         await asyncio.gather(*(put(tag) for tag in tags))
-

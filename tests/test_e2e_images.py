@@ -19,62 +19,19 @@ import pytest
 
 import tests.registry as local
 from tests.conftest import git, remove_pods_with_prefix
-from tests.gitops import GitOpsRepo, free_port_block, http_get, wait_for
+from tests.gitops import GitOpsRepo, free_port_block, http_get, image_automation_yaml, wait_for
 
 pytestmark = [pytest.mark.podman, pytest.mark.e2e]
 
 SCAN_INTERVAL = 1  # seconds, as in the issue's latency figure
 
-IMAGE_OBJECTS = """\
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata:
-  name: app
-  namespace: flux-system
-spec:
-  image: {image}
-  interval: {interval}s
-  insecure: true
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImagePolicy
-metadata:
-  name: app
-  namespace: flux-system
-spec:
-  imageRepositoryRef:
-    name: app
-  policy:
-    semver:
-      range: 1.0.x
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageUpdateAutomation
-metadata:
-  name: app
-  namespace: flux-system
-spec:
-  interval: 10m
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-  git:
-    checkout:
-      ref:
-        branch: main
-    commit:
-      author:
-        name: gitferry image automation
-        email: images@gitferry.local
-      messageTemplate: |
-        [ci skip] {{{{ .AutomationObject }}}}: update images
+# Flux's doc form: print/println, trim markers, and "[ci skip]" so a CI trigger ignores the commit.
+TEMPLATE = """\
+[ci skip] {{ .AutomationObject }}: update images
 
-        {{{{ range .Changed.Changes -}}}}
-        {{{{ print .OldValue }}}} -> {{{{ println .NewValue -}}}}
-        {{{{ end -}}}}
-  update:
-    path: ./apps
-    strategy: Setters
+{{ range .Changed.Changes -}}
+{{ print .OldValue }} -> {{ println .NewValue -}}
+{{ end -}}
 """
 
 
@@ -110,7 +67,8 @@ def test_a_pushed_image_is_committed_and_served(
         f'image: {image}:1.0.0 # {{"$imagepolicy": "flux-system:app"}}',
     )
     repo.edit("apps/base/deployment.yaml", '"$MESSAGE from $HOSTNAME"', '"$MESSAGE, image $(cat /version)"')
-    (repo.work / "clusters/local/images.yaml").write_text(IMAGE_OBJECTS.format(image=image, interval=SCAN_INTERVAL))
+    objects = image_automation_yaml(image, scan_interval=f"{SCAN_INTERVAL}s", semver_range="1.0.x", template=TEMPLATE)
+    (repo.work / "clusters/local/images.yaml").write_text(objects)
     repo.commit("web follows the app image")
     data_dir = tmp_path / "data"
     gitferry = [sys.executable, "-m", "gitferry", "--data-dir", str(data_dir), "--no-tls-verify"]
@@ -134,9 +92,7 @@ def test_a_pushed_image_is_committed_and_served(
         )
         committed = time.monotonic() - pushed
         assert subject == (f"[ci skip] flux-system/app: update images\n\n{image}:1.0.0 -> {image}:1.0.1\n\n"), subject
-        assert git(repo.bare, "log", "-1", "--format=%an <%ae>", "main").strip() == (
-            "gitferry image automation <images@gitferry.local>"
-        )
+        assert git(repo.bare, "log", "-1", "--format=%an <%ae>", "main").strip() == ("Image Bot <bot@example.com>")
         assert len(git(repo.bare, "rev-list", "main").split()) == commits_before + 1
         wait_for(lambda: "image 1.0.1" in (http_get(dev) or ""), 90, what="dev serving app 1.0.1")
         # One commit only: later scans find the repository up to date.

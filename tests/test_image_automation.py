@@ -18,6 +18,7 @@ import tests.registry as local
 from gitferry.api.meta import ObjectKey
 from gitferry.sources import worktree
 from tests.conftest import git
+from tests.gitops import image_automation_yaml, marked_deployment
 from tests.test_controllers import ROOT, ROOT_SOURCE, Cluster
 
 REPO = ObjectKey("ImageRepository", "flux-system", "app")
@@ -25,89 +26,6 @@ POLICY = ObjectKey("ImagePolicy", "flux-system", "app")
 AUTOMATION = ObjectKey("ImageUpdateAutomation", "flux-system", "app")
 APPS = ObjectKey("Kustomization", "flux-system", "apps")
 WEB = ObjectKey("Deployment", "dev", "web")
-
-TEMPLATE = """\
-Automated image update
-
-Automation name: {{ .AutomationObject }}
-
-{{ range .Changed.Changes -}}
-{{ .OldValue }} -> {{ .NewValue }}
-{{ end -}}
-"""
-
-
-def image_objects(registry: local.LocalRegistry, *, semver_range: str = "^1.0", push_branch: str = "") -> str:
-    push = f"\n    push:\n      branch: {push_branch}" if push_branch else ""
-    template = textwrap.indent(TEMPLATE, " " * 8)
-    return f"""\
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata:
-  name: app
-  namespace: flux-system
-spec:
-  image: {registry.image("app")}
-  interval: 1m
-  insecure: true
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImagePolicy
-metadata:
-  name: app
-  namespace: flux-system
-spec:
-  imageRepositoryRef:
-    name: app
-  policy:
-    semver:
-      range: "{semver_range}"
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageUpdateAutomation
-metadata:
-  name: app
-  namespace: flux-system
-spec:
-  interval: 1m
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-  git:
-    checkout:
-      ref:
-        branch: main
-    commit:
-      author:
-        name: Image Bot
-        email: bot@example.com
-      messageTemplate: |
-{template}{push}
-  update:
-    path: ./apps
-    strategy: Setters
-"""
-
-
-def deployment(image: str, policy: str = "flux-system:app") -> str:
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {{app: web}}
-  template:
-    metadata:
-      labels: {{app: web}}
-    spec:
-      containers:
-        - name: web
-          # the image the automation keeps current
-          image: "{image}" # {{"$imagepolicy": "{policy}"}}
-"""
 
 
 @pytest.fixture
@@ -124,8 +42,8 @@ def images(tmp_path: Path, registry: local.LocalRegistry) -> Cluster:
     cluster = Cluster(tmp_path / "cluster")
     cluster.write(
         {
-            "apps/web.yaml": deployment(f"{registry.image('app')}:1.0.0"),
-            "clusters/local/images.yaml": image_objects(registry),
+            "apps/web.yaml": marked_deployment(f"{registry.image('app')}:1.0.0"),
+            "clusters/local/images.yaml": image_automation_yaml(registry.image("app")),
         }
     )
     cluster.commit("web follows the app image")
@@ -176,7 +94,7 @@ def test_a_new_tag_is_committed_with_the_template_and_deployed(images: Cluster, 
     # Every other byte of the file is kept: the comment, the quotes, the marker.
     git(images.work, "pull", "-q", "origin", "main")
     text = (images.work / "apps/web.yaml").read_text()
-    assert text == deployment(f"{registry.image('app')}:1.0.1")
+    assert text == marked_deployment(f"{registry.image('app')}:1.0.1")
     # The push woke the source, so the new image is applied in the same round, not at the next interval.
     assert images.status(ROOT_SOURCE)["artifact"]["commit"] == head
     assert deployed_image(images) == f"{registry.image('app')}:1.0.1"
@@ -192,8 +110,8 @@ def test_registry_down_keeps_the_latest_image_and_commits_nothing(tmp_path: Path
         cluster = Cluster(tmp_path / "cluster")
         cluster.write(
             {
-                "apps/web.yaml": deployment(f"{registry.image('app')}:1.0.0"),
-                "clusters/local/images.yaml": image_objects(registry),
+                "apps/web.yaml": marked_deployment(f"{registry.image('app')}:1.0.0"),
+                "clusters/local/images.yaml": image_automation_yaml(registry.image("app")),
             }
         )
         cluster.commit("web follows the app image")
@@ -212,7 +130,7 @@ def test_registry_down_keeps_the_latest_image_and_commits_nothing(tmp_path: Path
 
 
 def test_invalid_range_stalls_the_policy_and_quotes_it(images: Cluster, registry: local.LocalRegistry) -> None:
-    images.write({"clusters/local/images.yaml": image_objects(registry, semver_range=">=1.0 <<2")})
+    images.write({"clusters/local/images.yaml": image_automation_yaml(registry.image("app"), semver_range=">=1.0 <<2")})
     images.commit("typo in the range")
     images.run(ROOT_SOURCE)
     ready, message = images.ready(POLICY)
@@ -227,7 +145,7 @@ def test_a_marker_naming_a_missing_policy_is_reported_and_the_others_updated(
 ) -> None:
     images.write(
         {
-            "apps/worker.yaml": deployment(f"{registry.image('app')}:0.9", "flux-system:nope").replace(
+            "apps/worker.yaml": marked_deployment(f"{registry.image('app')}:0.9", "flux-system:nope").replace(
                 "name: web", "name: worker"
             )
         }
@@ -268,7 +186,9 @@ def test_a_push_rejected_because_the_branch_moved_is_retried_without_losing_comm
 def test_a_push_branch_collects_updates_and_leaves_the_checkout_branch_alone(
     images: Cluster, registry: local.LocalRegistry
 ) -> None:
-    images.write({"clusters/local/images.yaml": image_objects(registry, push_branch="image-updates")})
+    images.write(
+        {"clusters/local/images.yaml": image_automation_yaml(registry.image("app"), push_branch="image-updates")}
+    )
     images.commit("updates go to a branch for review")
     images.run(ROOT_SOURCE)
     main_before = bare_log(images)
@@ -285,7 +205,9 @@ def test_a_push_branch_collects_updates_and_leaves_the_checkout_branch_alone(
 
 
 def test_a_template_that_does_not_parse_stalls_the_automation(images: Cluster, registry: local.LocalRegistry) -> None:
-    broken = image_objects(registry).replace("{{ .AutomationObject }}", "{{ nosuchfunc .AutomationObject }}")
+    broken = image_automation_yaml(registry.image("app")).replace(
+        "{{ .AutomationObject }}", "{{ nosuchfunc .AutomationObject }}"
+    )
     images.write({"clusters/local/images.yaml": broken})
     images.commit("broken template")
     images.run(ROOT_SOURCE)
@@ -304,8 +226,8 @@ def test_a_locked_registry_needs_the_secret_and_says_so(tmp_path: Path) -> None:
         cluster = Cluster(tmp_path / "cluster")
         cluster.write(
             {
-                "apps/web.yaml": deployment(f"{registry.image('app')}:1.0.0"),
-                "clusters/local/images.yaml": image_objects(registry),
+                "apps/web.yaml": marked_deployment(f"{registry.image('app')}:1.0.0"),
+                "clusters/local/images.yaml": image_automation_yaml(registry.image("app")),
             }
         )
         cluster.commit("no credentials yet")
@@ -314,6 +236,8 @@ def test_a_locked_registry_needs_the_secret_and_says_so(tmp_path: Path) -> None:
         assert ready is False
         assert "authentication" in message.lower() and registry.host in message
         assert cluster.ready(POLICY)[1].endswith("has not been scanned yet")
+        ready, message = cluster.ready(AUTOMATION)
+        assert ready is False and "no ImagePolicy in namespace 'flux-system' has selected an image yet" in message
 
         secret = textwrap.dedent(
             f"""\
@@ -327,7 +251,7 @@ def test_a_locked_registry_needs_the_secret_and_says_so(tmp_path: Path) -> None:
               .dockerconfigjson: '{registry.dockerconfigjson()}'
             """
         )
-        with_secret = image_objects(registry).replace(
+        with_secret = image_automation_yaml(registry.image("app")).replace(
             "  insecure: true\n", "  insecure: true\n  secretRef:\n    name: registry-auth\n", 1
         )
         cluster.write({"clusters/local/registry-auth.yaml": secret, "clusters/local/images.yaml": with_secret})
@@ -341,7 +265,7 @@ def test_a_locked_registry_needs_the_secret_and_says_so(tmp_path: Path) -> None:
 def test_a_bad_exclusion_pattern_stalls_the_repository_and_quotes_it(
     images: Cluster, registry: local.LocalRegistry
 ) -> None:
-    bad = image_objects(registry).replace(
+    bad = image_automation_yaml(registry.image("app")).replace(
         "  insecure: true\n", "  insecure: true\n  exclusionList: ['^.*[.]sig$', 'beta(']\n", 1
     )
     images.write({"clusters/local/images.yaml": bad})
@@ -352,3 +276,15 @@ def test_a_bad_exclusion_pattern_stalls_the_repository_and_quotes_it(
     assert "field spec.exclusionList[1]: 'beta(' is not a valid regular expression" in message
     assert any(c["type"] == "Stalled" for c in images.status(REPO)["conditions"])
     assert images.status(POLICY)["latestRef"]["tag"] == "1.0.0"
+
+
+def test_digest_reflection_pins_the_image_by_digest(images: Cluster, registry: local.LocalRegistry) -> None:
+    digest = local.upload_tiny_image(registry, "app", "1.0.0")
+    images.write({"clusters/local/images.yaml": image_automation_yaml(registry.image("app"), digests="IfNotPresent")})
+    images.commit("pin images by digest")
+    images.run(ROOT_SOURCE)
+    latest = images.status(POLICY)["latestRef"]
+    assert latest == {"name": registry.image("app"), "tag": "1.0.0", "digest": digest}
+    git(images.work, "pull", "-q", "origin", "main")
+    assert f'"{registry.image("app")}:1.0.0@{digest}"' in (images.work / "apps/web.yaml").read_text()
+    assert deployed_image(images) == f"{registry.image('app')}:1.0.0@{digest}"

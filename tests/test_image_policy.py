@@ -349,7 +349,7 @@ def test_image_policy_parses_with_flux_defaults() -> None:
     assert obj.spec.policy.alphabetical is not None and obj.spec.policy.alphabetical.order == "asc"
     assert obj.spec.digest_reflection_policy == "Never"
     assert str(obj.repository_key()) == str(obj.key).replace("ImagePolicy", "ImageRepository")
-    assert obj.unsupported_fields() == []
+    assert obj.interval_seconds is None
 
 
 def test_several_policies_are_accepted_and_semver_wins_as_in_flux() -> None:
@@ -377,9 +377,9 @@ def test_invalid_image_policy_names_file_and_field(fields: dict[str, Any], messa
     assert message in str(caught.value)
 
 
-def test_digest_reflection_is_reported_unsupported() -> None:
+def test_digest_reflection_always_has_its_own_interval() -> None:
     obj = parse_image_policy(policy_doc(digestReflectionPolicy="Always", interval="10m"))
-    assert obj.unsupported_fields() == ["spec.digestReflectionPolicy=Always"]
+    assert obj.interval_seconds == 600.0
 
 
 def test_image_repository_defaults_and_unsupported_fields() -> None:

@@ -191,10 +191,10 @@ class ImagePolicy(Model):
         ref = self.spec.image_repository_ref
         return ObjectKey(REPOSITORY_KIND, ref.namespace or self.metadata.namespace, ref.name)
 
-    def unsupported_fields(self) -> list[str]:
-        # Reflecting digests needs the registry client's manifest lookups, which come later.
-        policy = self.spec.digest_reflection_policy
-        return [] if policy == "Never" else [f"spec.digestReflectionPolicy={policy}"]
+    @property
+    def interval_seconds(self) -> float | None:
+        """How often to look the digest up again (``digestReflectionPolicy: Always`` only)."""
+        return parse_duration(self.spec.interval) if self.spec.interval else None
 
 
 # --- ImageUpdateAutomation ---------------------------------------------------------------------

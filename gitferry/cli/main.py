@@ -61,6 +61,8 @@ def main(
     settings.tls_verify = tls_verify
     settings.strict_substitute = strict_substitute
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    # httpx logs every request at INFO: one line per registry scan would drown the reconcile log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command(help="Write the root GitRepository and Kustomization into the GitOps repository and register them.")

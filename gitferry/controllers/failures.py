@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gitferry.api.keys import ObjectKey
 from gitferry.controllers import statuses
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
 from gitferry.errors import DependencyNotReadyError, GitferryError, is_permanent
+from gitferry.store.sqlite import StoredObject
 
 log = logging.getLogger("gitferry.failures")
 
@@ -29,9 +29,8 @@ def retry_delay(interval: float, failures: int, error: GitferryError) -> float:
 
 def report_failure(
     world: World,
-    key: ObjectKey,
+    stored: StoredObject,
     old: dict[str, Any],
-    generation: int,
     error: GitferryError,
     *,
     transient_reason: str,
@@ -41,6 +40,7 @@ def report_failure(
     fields: dict[str, Any] | None = None,
 ) -> Outcome:
     """Ready=False (and Stalled when only a change in Git can help); ``kept`` says what still holds."""
+    key, generation = stored.key, stored.generation
     permanent = is_permanent(error)
     reason = reason_for(error, transient_reason)
     message = statuses.naming(key, str(error)) + (f" ({kept})" if kept else "")

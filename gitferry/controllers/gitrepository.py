@@ -77,7 +77,16 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     try:
         repo = parse_git_repository(stored.manifest, stored.origin)
     except InvalidObjectError as e:
-        return _fail(world, key, old, generation, e, interval=60.0, failures=failures)
+        return report_failure(
+            world,
+            stored,
+            old,
+            e,
+            transient_reason=statuses.GIT_OPERATION_FAILED,
+            interval=60.0,
+            failures=failures,
+            kept=_kept(old),
+        )
     interval = repo.spec.interval_seconds
     if repo.spec.suspend or stored.suspended:
         return Outcome(requeue_after=interval, ready=statuses.ready_of(old), message="suspended")
@@ -102,7 +111,16 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
             repo, storage=world.storage, credentials=credentials_for(repo, world), last=last, includes=includes
         )
     except GitferryError as e:
-        return _fail(world, key, old, generation, e, interval=interval, failures=failures)
+        return report_failure(
+            world,
+            stored,
+            old,
+            e,
+            transient_reason=statuses.GIT_OPERATION_FAILED,
+            interval=interval,
+            failures=failures,
+            kept=_kept(old),
+        )
     changed = last is None or artifact.revision != last.revision or artifact.digest != last.digest
     message = f"stored artifact for revision '{artifact.revision}'"
     new = statuses.mark(
@@ -121,25 +139,6 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     return Outcome(requeue_after=interval, ready=True, message=message, new_artifact=changed)
 
 
-def _fail(
-    world: World,
-    key: ObjectKey,
-    old: dict[str, Any],
-    generation: int,
-    error: GitferryError,
-    *,
-    interval: float,
-    failures: int,
-) -> Outcome:
+def _kept(old: dict[str, Any]) -> str:
     kept = old.get("artifact")
-    return report_failure(
-        world,
-        key,
-        old,
-        generation,
-        error,
-        transient_reason=statuses.GIT_OPERATION_FAILED,
-        interval=interval,
-        failures=failures,
-        kept=f"serving last good revision '{kept['revision']}'" if kept else "",
-    )
+    return f"serving last good revision '{kept['revision']}'" if kept else ""

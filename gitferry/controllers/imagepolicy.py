@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitferry.api.images import ImagePolicy, parse_image_policy
+from gitferry.api.images import ImagePolicy, ImageRepository, parse_image_policy, parse_image_repository
 from gitferry.api.keys import ObjectKey
 from gitferry.controllers import statuses
 from gitferry.controllers.failures import report_failure
+from gitferry.controllers.imagerepository import client_for
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
-from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjectError
+from gitferry.errors import DependencyNotReadyError, GitferryError
 from gitferry.images.policy import compile_policy
 from gitferry.store.sqlite import StoredObject
 
@@ -32,16 +33,19 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
         policy = parse_image_policy(stored.manifest, stored.origin)
         if policy.spec.suspend or stored.suspended:
             return Outcome(requeue_after=IDLE_SECONDS, ready=statuses.ready_of(old), message="suspended")
-        unsupported = policy.unsupported_fields()
-        if unsupported:
-            raise InvalidObjectError(f"not supported yet: {', '.join(unsupported)}")
         compiled = compile_policy(policy.spec)
-        image, tags = _scanned(policy, world)
+        repo, tags = _scanned(policy, world)
         selection = compiled.select(tags)
+        image = repo.spec.image
+        previous = old.get("latestRef")
+        latest = {"name": image, "tag": selection.tag}
+        digest = await _digest(policy, repo, selection.tag, previous, world)
+        if digest:
+            latest["digest"] = digest
     except GitferryError as e:
-        return _fail(world, key, old, generation, e, failures=failures)
-    latest = {"name": image, "tag": selection.tag}
-    previous = old.get("latestRef")
+        return report_failure(
+            world, stored, old, e, transient_reason=POLICY_FAILED, interval=60.0, failures=failures, kept=_kept(old)
+        )
     fields: dict[str, Any] = {"latestRef": latest}
     if previous and previous != latest:
         fields["observedPreviousRef"] = previous
@@ -57,7 +61,7 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     if changed:
         world.store.add_event(key, "Normal", statuses.SUCCEEDED, message)
     return Outcome(
-        requeue_after=IDLE_SECONDS,
+        requeue_after=policy.interval_seconds or IDLE_SECONDS,
         ready=True,
         message=message,
         new_artifact=changed,
@@ -66,8 +70,8 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     )
 
 
-def _scanned(policy: ImagePolicy, world: World) -> tuple[str, list[str]]:
-    """The repository's image and the tags of its last good scan."""
+def _scanned(policy: ImagePolicy, world: World) -> tuple[ImageRepository, list[str]]:
+    """The repository and the tags of its last good scan."""
     repo_key = policy.repository_key()
     repo = world.store.get_object(repo_key)
     where = f"ImageRepository '{repo_key.namespace}/{repo_key.name}'"
@@ -78,32 +82,33 @@ def _scanned(policy: ImagePolicy, world: World) -> tuple[str, list[str]]:
         raise DependencyNotReadyError(f"referenced {where} has not been scanned yet")
     if not tags:
         raise DependencyNotReadyError(f"referenced {where} has no tags")
-    return str((repo.manifest.get("spec") or {}).get("image", "")), tags
+    return parse_image_repository(repo.manifest, repo.origin), tags
+
+
+async def _digest(
+    policy: ImagePolicy, repo: ImageRepository, tag: str, previous: dict[str, Any] | None, world: World
+) -> str:
+    """The manifest digest of the selected tag, as ``digestReflectionPolicy`` asks (Flux's rules)."""
+    reflect = policy.spec.digest_reflection_policy
+    if reflect == "Never":
+        return ""
+    same = previous is not None and (previous.get("name"), previous.get("tag")) == (repo.spec.image, tag)
+    if reflect == "IfNotPresent" and same and previous and previous.get("digest"):
+        return str(previous["digest"])
+    async with client_for(repo, world) as client:
+        return await client.digest(repo.spec.image, tag)
 
 
 def automations_in(world: World, namespace: str) -> list[ObjectKey]:
     return [s.key for s in world.store.list_objects(AUTOMATION_KIND) if s.key.namespace == namespace]
 
 
-def _fail(
-    world: World, key: ObjectKey, old: dict[str, Any], generation: int, error: GitferryError, *, failures: int
-) -> Outcome:
-    latest = old.get("latestRef")
-    return report_failure(
-        world,
-        key,
-        old,
-        generation,
-        error,
-        transient_reason=POLICY_FAILED,
-        # No interval of its own: retry with back-off up to a minute; a new scan wakes it sooner.
-        interval=60.0,
-        failures=failures,
-        kept=f"latest image stays {latest['name']}:{latest['tag']}" if latest else "",
-    )
-
-
 def source_of(stored: StoredObject) -> ObjectKey | None:
     """The ImageRepository a stored policy reads, without validating the whole object."""
     ref = (stored.manifest.get("spec") or {}).get("imageRepositoryRef") or {}
     return ObjectKey("ImageRepository", str(ref.get("namespace") or stored.key.namespace), str(ref.get("name")))
+
+
+def _kept(old: dict[str, Any]) -> str:
+    latest = old.get("latestRef")
+    return f"latest image stays {latest['name']}:{latest['tag']}" if latest else ""

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from gitferry.api.images import ImageRepository, parse_image_repository
-from gitferry.api.keys import ObjectKey, timestamp
+from gitferry.api.keys import timestamp
 from gitferry.controllers import statuses
 from gitferry.controllers.failures import report_failure
 from gitferry.controllers.outcome import Outcome
@@ -33,24 +33,24 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     try:
         repo = parse_image_repository(stored.manifest, stored.origin)
     except InvalidObjectError as e:
-        return _fail(world, key, old, generation, e, interval=60.0, failures=failures)
+        return report_failure(
+            world, stored, old, e, transient_reason=SCAN_FAILED, interval=60.0, failures=failures, kept=_kept(old)
+        )
     interval = repo.spec.interval_seconds
     if repo.spec.suspend or stored.suspended:
         return Outcome(requeue_after=interval, ready=statuses.ready_of(old), message="suspended")
     try:
         canonical, exclusions = _checked(repo)
-        async with RegistryClient(
-            dockerconfig_json=_dockerconfig(repo, world),
-            secret_name=repo.spec.secret_ref.name if repo.spec.secret_ref else None,
-            insecure=repo.spec.insecure,
-            timeout=repo.spec.timeout_seconds,
-        ) as client:
+        async with client_for(repo, world) as client:
             listed = await client.list_tags(repo.spec.image)
     except GitferryError as e:
-        return _fail(world, key, old, generation, e, interval=interval, failures=failures)
+        return report_failure(
+            world, stored, old, e, transient_reason=SCAN_FAILED, interval=interval, failures=failures, kept=_kept(old)
+        )
     tags = [tag for tag in listed if not any(p.search(tag) for p in exclusions)]
     changed = world.store.get_tags(key) != tags
-    world.store.put_tags(key, tags)
+    if changed:
+        world.store.put_tags(key, tags)
     message = f"successful scan: found {len(tags)} tags"
     new = statuses.mark(
         old,
@@ -100,6 +100,16 @@ def _checked(repo: ImageRepository) -> tuple[str, list[re.Pattern[str]]]:
     return canonical, patterns
 
 
+def client_for(repo: ImageRepository, world: World) -> RegistryClient:
+    """A client with the repository's credentials, transport security and timeout."""
+    return RegistryClient(
+        dockerconfig_json=_dockerconfig(repo, world),
+        secret_name=repo.spec.secret_ref.name if repo.spec.secret_ref else None,
+        insecure=repo.spec.insecure,
+        timeout=repo.spec.timeout_seconds,
+    )
+
+
 def _dockerconfig(repo: ImageRepository, world: World) -> str | None:
     ref = repo.spec.secret_ref
     if ref is None:
@@ -116,25 +126,6 @@ def _dockerconfig(repo: ImageRepository, world: World) -> str | None:
     return data[DOCKERCONFIG_KEY]
 
 
-def _fail(
-    world: World,
-    key: ObjectKey,
-    old: dict[str, Any],
-    generation: int,
-    error: GitferryError,
-    *,
-    interval: float,
-    failures: int,
-) -> Outcome:
+def _kept(old: dict[str, Any]) -> str:
     scanned = (old.get("lastScanResult") or {}).get("scanTime")
-    return report_failure(
-        world,
-        key,
-        old,
-        generation,
-        error,
-        transient_reason=SCAN_FAILED,
-        interval=interval,
-        failures=failures,
-        kept=f"policies keep the tags of the last good scan at {scanned}" if scanned else "",
-    )
+    return f"policies keep the tags of the last good scan at {scanned}" if scanned else ""

@@ -72,13 +72,18 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     try:
         automation = parse_image_update_automation(stored.manifest, stored.origin)
     except InvalidObjectError as e:
-        return _fail(world, key, old, generation, e, interval=60.0, failures=failures)
+        return report_failure(
+            world, stored, old, e, transient_reason=UPDATE_FAILED, interval=60.0, failures=failures, kept=_kept(old)
+        )
     interval = automation.spec.interval_seconds
     if automation.spec.suspend or stored.suspended:
         return Outcome(requeue_after=interval, ready=statuses.ready_of(old), message="suspended")
     try:
         plan = _plan(automation, world)
         images, observed = latest_images(world, key.namespace)
+        if not images:
+            # Nothing could change: no clone. A policy that selects an image wakes this automation.
+            raise DependencyNotReadyError(f"no ImagePolicy in namespace '{key.namespace}' has selected an image yet")
         source = plan.source
         target = refs.target_of(source.spec.ref)
         async with RemoteSession(source, target, credentials_for(source, world)) as remote:
@@ -87,7 +92,9 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
                 return _up_to_date(world, key, old, interval)
             run = await _update(remote, plan, key, images, world.scratch)
     except GitferryError as e:
-        return _fail(world, key, old, generation, e, interval=interval, failures=failures)
+        return report_failure(
+            world, stored, old, e, transient_reason=UPDATE_FAILED, interval=interval, failures=failures, kept=_kept(old)
+        )
     return _succeeded(world, key, old, generation, plan, observed, run, interval)
 
 
@@ -259,25 +266,6 @@ def _succeeded(
     )
 
 
-def _fail(
-    world: World,
-    key: ObjectKey,
-    old: dict[str, Any],
-    generation: int,
-    error: GitferryError,
-    *,
-    interval: float,
-    failures: int,
-) -> Outcome:
+def _kept(old: dict[str, Any]) -> str:
     pushed = old.get("lastPushCommit")
-    return report_failure(
-        world,
-        key,
-        old,
-        generation,
-        error,
-        transient_reason=UPDATE_FAILED,
-        interval=interval,
-        failures=failures,
-        kept=f"nothing was committed; last push was {pushed[:7]}" if pushed else "nothing was committed",
-    )
+    return f"nothing was committed; last push was {pushed[:7]}" if pushed else "nothing was committed"

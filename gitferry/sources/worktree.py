@@ -47,10 +47,10 @@ async def clone_branch(remote: RemoteSession, dest: Path, branch: str, *, start_
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     await remote.remote("clone", "--quiet", "--no-checkout", remote.url, str(dest), action="cloning")
-    wanted = [branch] if start_from in (None, branch) else [branch, start_from]
-    listed = await remote.remote("-C", str(dest), "ls-remote", "--heads", "origin", *wanted, action="listing branches")
-    heads = {line.split("\t", 1)[1].removeprefix("refs/heads/") for line in listed.splitlines() if "\t" in line}
-    base = next((b for b in wanted if b in heads), None)
+    # The clone holds every remote branch: which ones exist is a local question, no second round trip.
+    listed = await _git(dest, "for-each-ref", "--format=%(refname:lstrip=3)", "refs/remotes/origin/")
+    heads = set(listed.split())
+    base = next((b for b in (branch, start_from) if b is not None and b in heads), None)
     if base is None:
         await _git(dest, "checkout", "--quiet", "--orphan", branch)
     else:
