@@ -25,7 +25,6 @@ reconcile, render, apply and health steps wrapped to write start/end times to a 
 from __future__ import annotations
 
 import argparse
-import contextvars
 import copy
 import json
 import os
@@ -33,7 +32,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import statistics
@@ -49,7 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import git  # benchmarks/common.py: the scripts run from their own folder
+# benchmarks/common.py: the scripts run from their own folder
+from common import Daemon, Tracer, git, log, ok, run_traced, table
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "gitops-config"
@@ -68,66 +67,31 @@ DEV_PATCH = """patches:
 MESSAGE = 'message: "hello from ${ENVIRONMENT}, version {n}"'
 INTERVAL = "10m"  # long, so no periodic reconcile runs during a measurement
 TARGET_OVERHEAD = 0.5  # seconds
-TRACE_FLAG = "--as-traced-gitferry"
-
-
-def log(text: str) -> None:
-    print(text, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
-# the traced daemon: the real CLI, with spans written to a JSON-lines file
+# the traced daemon: the real CLI with these steps timed (common.Tracer)
 
 
-def traced_gitferry(trace: Path, argv: list[str]) -> None:
-    """Run the gitferry CLI with its subprocesses and reconcile steps timed into ``trace``."""
+def describe_exec(argv: Sequence[Any], **kwargs: Any) -> dict[str, Any]:
+    args = [str(a) for a in argv]
+    pod = ""
+    stdin = kwargs.get("stdin")
+    if args[:3] == ["podman", "kube", "play"] and isinstance(stdin, str):
+        found = re.search(r"^kind: Pod\n(?:.*\n)*?^  name: (\S+)$", stdin, re.MULTILINE)
+        pod = found.group(1) if found else ""
+    return {"argv": args[:8], "pod": pod}
+
+
+def trace_gitferry(tracer: Tracer) -> None:
+    """Time gitferry's subprocesses, reconciles and their render, apply and health steps."""
     from gitferry import process
-    from gitferry.cli.main import app
     from gitferry.controllers import gitrepository, kustomization
     from gitferry.reactor import control, loop
     from gitferry.targets import podman
 
-    current: contextvars.ContextVar[str] = contextvars.ContextVar("bench_key", default="")
-    out = open(trace, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
-
-    def emit(kind: str, t0: float, t1: float, **extra: Any) -> None:
-        out.write(json.dumps({"span": kind, "t0": t0, "t1": t1, "key": current.get(), **extra}) + "\n")
-
-    def wrap(name: str, fn: Callable[..., Any], describe: Callable[..., dict[str, Any]] | None = None) -> Any:
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.time()
-            try:
-                return await fn(*args, **kwargs)
-            finally:
-                emit(name, t0, time.time(), **(describe(*args, **kwargs) if describe else {}))
-
-        return timed
-
-    def describe_exec(argv: Sequence[Any], **kwargs: Any) -> dict[str, Any]:
-        args = [str(a) for a in argv]
-        pod = ""
-        stdin = kwargs.get("stdin")
-        if args[:3] == ["podman", "kube", "play"] and isinstance(stdin, str):
-            found = re.search(r"^kind: Pod\n(?:.*\n)*?^  name: (\S+)$", stdin, re.MULTILINE)
-            pod = found.group(1) if found else ""
-        return {"argv": args[:8], "pod": pod}
-
-    def reconciler(fn: Callable[..., Any]) -> Callable[..., Any]:
-        async def timed(stored: Any, world: Any, **kwargs: Any) -> Any:
-            key = f"{stored.key.kind}/{stored.key.name}"
-            token = current.set(key)
-            t0 = time.time()
-            try:
-                return await fn(stored, world, **kwargs)
-            finally:
-                emit("reconcile", t0, time.time())
-                current.reset(token)
-
-        return timed
-
-    process.run = wrap("exec", process.run, describe_exec)
-    for kind, fn in list(loop.RECONCILERS.items()):
-        loop.RECONCILERS[kind] = reconciler(fn)
+    process.run = tracer.wrap("exec", process.run, describe_exec)
+    tracer.trace_reconcilers(loop.RECONCILERS)
     for module, name, span in [
         (kustomization, "render", "render"),
         (kustomization, "_wait_healthy", "health"),
@@ -135,9 +99,8 @@ def traced_gitferry(trace: Path, argv: list[str]) -> None:
         (control, "_answer", "control socket request"),
     ]:
         if hasattr(module, name):  # the package is being edited: trace what is there
-            setattr(module, name, wrap(span, getattr(module, name)))
-    podman.PodmanTarget.apply = wrap("target.apply", podman.PodmanTarget.apply)  # type: ignore[method-assign]
-    app(args=argv, prog_name="gitferry")
+            setattr(module, name, tracer.wrap(span, getattr(module, name)))
+    podman.PodmanTarget.apply = tracer.wrap("target.apply", podman.PodmanTarget.apply)  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,12 +197,13 @@ class Env:
     work: Path = field(init=False)
     bare: Path = field(init=False)
     data: Path = field(init=False)
-    daemon: subprocess.Popen[bytes] | None = None
     up_log: Path = field(init=False)
+    daemon: Daemon = field(init=False)
 
     def __post_init__(self) -> None:
         self.work, self.bare = self.root / "gitops-config", self.root / "gitops-config.git"
         self.data, self.up_log = self.root / "data", self.root / "up.log"
+        self.daemon = Daemon(Path(__file__).resolve(), self.data, self.up_log, self.trace)
 
     def gitferry(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "gitferry", "--data-dir", str(self.data), *args]
@@ -268,29 +232,6 @@ class Env:
         if done.returncode != 0:
             raise SystemExit(f"gitferry bootstrap failed:\n{done.stdout}{done.stderr}")
         git(self.work, "pull", "-q", "--rebase", "origin", "main")
-
-    def start(self) -> None:
-        up = ["--data-dir", str(self.data), "-v", "up", "--no-live"]
-        if self.trace is not None:
-            argv = [sys.executable, str(Path(__file__).resolve()), TRACE_FLAG, str(self.trace), "--", *up]
-        else:
-            argv = [sys.executable, "-m", "gitferry", *up]
-        with open(self.up_log, "wb") as out:
-            self.daemon = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-
-    def stop(self) -> None:
-        if self.daemon is None or self.daemon.poll() is not None:
-            return
-        self.daemon.send_signal(signal.SIGTERM)
-        try:
-            self.daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            self.daemon.kill()
-            self.daemon.wait()
-
-    def check_daemon(self) -> None:
-        if self.daemon is not None and self.daemon.poll() is not None:
-            raise SystemExit(f"gitferry up exited ({self.daemon.returncode}):\n{self.up_log.read_text()[-3000:]}")
 
     def statuses(self) -> dict[str, dict[str, Any]]:
         """Kustomization name -> status, read from the daemon's store (read-only)."""
@@ -327,12 +268,12 @@ class Env:
             (self.staging + 1, staging),
         ):
             while not ((body := http_get(port)) and marker(want) in body):
-                self.check_daemon()
+                self.daemon.check()
                 if time.monotonic() > deadline:
                     raise SystemExit(f"127.0.0.1:{port} does not serve version {want}; see {self.up_log}")
                 time.sleep(0.1)
         while not self.settled(commit):
-            self.check_daemon()
+            self.daemon.check()
             if time.monotonic() > deadline:
                 raise SystemExit(f"apps-dev/apps-staging not Ready at {commit[:12]}: {self.statuses()}")
             time.sleep(0.1)
@@ -478,21 +419,6 @@ def seconds(values: Sequence[float]) -> list[str]:
     return [f"{statistics.median(values):.2f}", f"{min(values):.2f}", f"{max(values):.2f}"]
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    print(line(header))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print(line(r))
-    print(flush=True)
-
-
 def span_label(span: dict[str, Any], pods: dict[str, str]) -> str:
     kind = str(span["span"])
     if kind != "exec":
@@ -608,8 +534,7 @@ def critical_path(run: GitferryRun, dev_pod: str) -> dict[str, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == [TRACE_FLAG]:
-        traced_gitferry(Path(argv[1]), argv[3:] if argv[2:3] == ["--"] else argv[2:])
+    if run_traced(argv, trace_gitferry):
         return 0
     parser = argparse.ArgumentParser(
         description="Push-to-running latency of gitferry on podman, against bare 'podman kube play' (the floor).",
@@ -638,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(env, args.runs)
     finally:
-        env.stop()
+        env.daemon.stop()
         removed = remove_pods(prefix)
         if args.keep:
             log(f"kept {root}")
@@ -660,7 +585,7 @@ def run(env: Env, runs: int) -> int:
     log(f"each run changes the ConfigMap message of {changed}: {'2' if env.only_dev else '4'} pods are replaced")
     env.make_repository()
     env.bootstrap()
-    env.start()
+    env.daemon.start(ROOT)
     started = time.monotonic()
     commit = git(env.work, "rev-parse", "HEAD").strip()
     env.wait_settled(1, commit, timeout=300)
@@ -755,10 +680,6 @@ def run(env: Env, runs: int) -> int:
         )
         timeline(middle)
     return 0
-
-
-def ok(value: bool) -> str:
-    return "yes" if value else "NO"
 
 
 if __name__ == "__main__":
