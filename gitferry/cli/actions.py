@@ -61,13 +61,16 @@ async def _reconcile_here(keys: list[ObjectKey]) -> list[tuple[ObjectKey, bool |
         if not locked:
             raise fail(f"another gitferry process holds {settings.data_dir}; try again when it is done")
         store = open_store()
-        reactor = Reactor(make_world(store), idle_start=True)
+        world = make_world(store)
+        reactor = Reactor(world, idle_start=True)
         results = []
         for key in keys:
             future = reactor.request(key)
             await reactor.run_until_idle()
             outcome = future.result()
             results.append((key, outcome.ready, outcome.message))
+        # Pipeline runs a reconcile started belong to this process: see them to their end.
+        await asyncio.gather(*(world.pipelines.wait(name) for name in list(world.pipelines.active)))
         return results
 
 
@@ -161,3 +164,8 @@ def suspend_image_update(name: Name, namespace: Namespace = "flux-system") -> No
 @image_resume.command("update", help="Resume an ImageUpdateAutomation and run it now.")
 def resume_image_update(name: Name, namespace: Namespace = "flux-system") -> None:
     _set_suspended(ObjectKey("ImageUpdateAutomation", namespace, name), False)
+
+
+@reconcile_app.command("repository", help="Look at a Pipelines-as-Code Repository now: a moved branch starts its runs.")
+def reconcile_repository(name: Name, namespace: Namespace = "flux-system") -> None:
+    _run([_existing(open_store(), ObjectKey("Repository", namespace, name))])

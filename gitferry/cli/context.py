@@ -52,6 +52,7 @@ def make_world(store: Store) -> World:
         data_dir=settings.data_dir,
         clock=SystemClock(),
         strict_substitute=settings.strict_substitute,
+        tls_verify=settings.tls_verify,
     )
 
 

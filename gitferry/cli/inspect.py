@@ -59,6 +59,11 @@ def get_images_update(namespace: Namespace = "flux-system", all_namespaces: AllN
     console.print(views.objects_table(open_store(), "ImageUpdateAutomation", None if all_namespaces else namespace))
 
 
+@get_app.command("repositories", help="List Pipelines-as-Code Repositories: branches watched, ready, message.")
+def get_repositories(namespace: Namespace = "flux-system", all_namespaces: AllNamespaces = False) -> None:
+    console.print(views.objects_table(open_store(), "Repository", None if all_namespaces else namespace))
+
+
 def events(
     for_: Annotated[str | None, typer.Option("--for", help="Only events of Kind/name.")] = None,
     namespace: Namespace = "flux-system",

@@ -48,6 +48,9 @@ async def _up(concurrency: int, live: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     socket = control.socket_path(settings.data_dir)
+    interrupted = await world.pipelines.recover()
+    if interrupted:
+        console.print(f"marked {len(interrupted)} interrupted pipeline runs failed: {', '.join(interrupted)}")
     server = await control.serve(reactor, socket)
     runner = asyncio.ensure_future(reactor.run(stop))
     try:
@@ -62,6 +65,7 @@ async def _up(concurrency: int, live: bool) -> None:
     finally:
         stop.set()
         await runner
+        await world.pipelines.stop()
         server.close()
         with contextlib.suppress(FileNotFoundError):
             socket.unlink()
@@ -74,6 +78,7 @@ _SHOWN = {
     "ImageRepository": "ImageRepositories",
     "ImagePolicy": "ImagePolicies",
     "ImageUpdateAutomation": "ImageUpdateAutomations",
+    "Repository": "Repositories (Pipelines-as-Code)",
 }
 
 

@@ -31,6 +31,7 @@ _DETAIL: dict[str, tuple[str, Callable[[statuses.Status], str]]] = {
     "ImageRepository": ("LAST SCAN", lambda s: str((s.get("lastScanResult") or {}).get("scanTime", ""))),
     "ImagePolicy": ("LATEST IMAGE", _latest_image),
     "ImageUpdateAutomation": ("LAST RUN", lambda s: str(s.get("lastAutomationRunTime", ""))),
+    "Repository": ("BRANCHES", lambda s: ", ".join(sorted(s.get("observedHeads") or {}))),
 }
 
 

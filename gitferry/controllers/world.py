@@ -11,7 +11,9 @@ from gitferry.api.catalog import SELF_MANAGED_KINDS
 from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import Manifest, Resource
 from gitferry.clock import Clock, SystemClock
+from gitferry.controllers.pipelineruns import RunManager, Settings
 from gitferry.controllers.statuses import same_apart_from_times
+from gitferry.store.runs import PipelineRuns
 from gitferry.store.sqlite import Store
 from gitferry.targets.base import Target
 
@@ -34,6 +36,18 @@ class World:
     health_poll_seconds: float = 0.5
     # Rendered sets by Kustomization, so a reconcile with nothing new does not run kustomize.
     render_cache: dict[ObjectKey, RenderCacheEntry] = field(default_factory=dict)
+    # Pipeline runs: whether step images are pulled with TLS checks, how many tasks run at once.
+    tls_verify: bool = True
+    pipeline_concurrency: int = 4
+    _pipelines: RunManager | None = field(default=None, init=False, repr=False)
+
+    @property
+    def pipelines(self) -> RunManager:
+        """The pipeline runs of this process, made on first use."""
+        if self._pipelines is None:
+            settings = Settings(self.data_dir, tls_verify=self.tls_verify, concurrency=self.pipeline_concurrency)
+            self._pipelines = RunManager(PipelineRuns(self.store), settings)
+        return self._pipelines
 
     @property
     def storage(self) -> Path:

@@ -2,7 +2,8 @@
 
 Protocol: one JSON object per line each way, over a Unix socket in the data directory (only the
 user who owns the data directory can reach it). Requests:
-``{"op": "reconcile", "key": "Kind/namespace/name"}`` -> ``{"ok": true, "ready": ..., "message": ...}``.
+``{"op": "reconcile", "key": "Kind/namespace/name"}`` -> ``{"ok": true, "ready": ..., "message": ...}``;
+``{"op": "cancel-run", "name": "<pipelinerun>"}`` -> ``{"ok": true|false, "message": ...}``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ async def _answer(reactor: Reactor, request: dict[str, Any]) -> dict[str, Any]:
     if op == "reconcile":
         outcome = await reactor.request(ObjectKey.parse(str(request["key"])))
         return {"ok": True, "ready": outcome.ready, "message": outcome.message}
+    if op == "cancel-run":
+        name = str(request["name"])
+        if reactor.world.pipelines.cancel(name):
+            return {"ok": True, "message": f"PipelineRun {name} is being cancelled"}
+        return {"ok": False, "message": f"PipelineRun {name} is not running in this gitferry process"}
     raise ValueError(f"unknown op {op!r}")
 
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gitferry.api.keys import ObjectKey
-from gitferry.controllers import gitrepository, imagepolicy, imagerepository, imageupdate, kustomization
+from gitferry.controllers import gitrepository, imagepolicy, imagerepository, imageupdate, kustomization, repository
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
 from gitferry.store.sqlite import StoredObject
@@ -31,9 +31,10 @@ RECONCILERS: dict[str, Reconciler] = {
     "ImageRepository": imagerepository.reconcile,
     "ImagePolicy": imagepolicy.reconcile,
     "ImageUpdateAutomation": imageupdate.reconcile,
+    "Repository": repository.reconcile,
 }
 # Sources run before the objects that read them when both are due.
-KIND_ORDER = {"GitRepository": 0, "ImageRepository": 0, "Kustomization": 1, "ImagePolicy": 1}
+KIND_ORDER = {"GitRepository": 0, "ImageRepository": 0, "Repository": 0, "Kustomization": 1, "ImagePolicy": 1}
 SourceOf = Callable[[StoredObject], ObjectKey | None]
 # The source each kind reads: its readers run when it has something new, and wait while it runs.
 SOURCE_OF: dict[str, SourceOf] = {"Kustomization": kustomization.source_of, "ImagePolicy": imagepolicy.source_of}

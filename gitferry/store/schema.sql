@@ -42,3 +42,45 @@ CREATE TABLE IF NOT EXISTS image_tags (
     scanned TEXT NOT NULL,
     PRIMARY KEY (namespace, name)
 );
+-- Pipeline runs: every run, task and step with its times, status and log, so a restart loses nothing.
+CREATE TABLE IF NOT EXISTS pipeline_runs (
+    name TEXT PRIMARY KEY,             -- unique: metadata.name, or generateName plus a suffix as Tekton makes it
+    namespace TEXT NOT NULL,
+    pipeline TEXT NOT NULL,            -- the Pipeline's name, or the PipelineRun's for an embedded pipelineSpec
+    repository TEXT NOT NULL DEFAULT '',   -- 'namespace/name' of the Repository that triggered it; '' when started by hand
+    revision TEXT NOT NULL DEFAULT '',     -- the commit the run builds
+    trigger TEXT NOT NULL DEFAULT '',      -- 'webhook', 'poll' or 'manual'
+    status TEXT NOT NULL,              -- Pending, Running, Succeeded, Failed, Cancelled
+    reason TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL, started TEXT NOT NULL DEFAULT '', finished TEXT NOT NULL DEFAULT '',
+    manifest TEXT NOT NULL,            -- the PipelineRun as run (JSON), after trigger variables were filled in
+    results TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS pipeline_runs_by_created ON pipeline_runs (created);
+CREATE TABLE IF NOT EXISTS task_runs (
+    run TEXT NOT NULL, task TEXT NOT NULL,
+    is_finally INTEGER NOT NULL DEFAULT 0,
+    attempt INTEGER NOT NULL DEFAULT 0,    -- retries made so far
+    status TEXT NOT NULL,              -- Pending, Running, Succeeded, Failed, Skipped, Cancelled
+    reason TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    started TEXT NOT NULL DEFAULT '', finished TEXT NOT NULL DEFAULT '',
+    results TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (run, task)
+);
+CREATE TABLE IF NOT EXISTS step_runs (
+    run TEXT NOT NULL, task TEXT NOT NULL, step TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL,              -- Pending, Running, Succeeded, Failed, Skipped, Cancelled
+    exit_code INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    started TEXT NOT NULL DEFAULT '', finished TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run, task, step)
+);
+CREATE TABLE IF NOT EXISTS step_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run TEXT NOT NULL, task TEXT NOT NULL, step TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS step_logs_by_run ON step_logs (run, id);

@@ -77,6 +77,13 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    def read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one SELECT, for the record modules beside this one (``runs.py``)."""
+        try:
+            return [tuple(row) for row in self._db.execute(sql, args)]
+        except sqlite3.Error as e:
+            raise StoreError(f"state store {self.path}: {e}") from e
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         try:

@@ -1,0 +1,159 @@
+"""Reconcile a Pipelines-as-Code ``Repository``: when a branch moved, run the ``.tekton/``
+PipelineRuns of its new commit that are meant for a push to that branch.
+
+The remote's branches are listed each poll (or at once, when a webhook asks); the first look only
+records them, as a webhook would only report pushes made after it was set up. A commit whose
+message says ``[skip ci]`` starts nothing. A ``.tekton/`` file that does not parse starts nothing
+and says which file and field, in the status and as an event; the next commit is tried afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from gitferry.api import tekton
+from gitferry.api.manifests import load_documents
+from gitferry.api.repositories import Repository, parse_repository
+from gitferry.api.sources import GitRepository, parse_git_repository
+from gitferry.controllers import statuses
+from gitferry.controllers.failures import report_failure
+from gitferry.controllers.outcome import Outcome
+from gitferry.controllers.world import World
+from gitferry.errors import GitferryError, InvalidObjectError, UnsupportedError
+from gitferry.pipelines import builtins, triggers
+from gitferry.pipelines.resolution import plan
+from gitferry.sources import refs
+from gitferry.sources.git import GitCredentials
+from gitferry.sources.mirroring import Mirror, clone_url
+from gitferry.sources.remote import RemoteSession
+from gitferry.store.sqlite import StoredObject
+
+log = logging.getLogger("gitferry.repository")
+
+KIND = "Repository"
+TEKTON_FOLDER = ".tekton"
+TRIGGER_FAILED = "TriggerFailed"
+IDLE_SECONDS = 3600.0  # polling off: only a webhook or 'gitferry reconcile' looks
+
+
+async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) -> Outcome:
+    old = world.store.get_status(stored.key)
+    try:
+        repo = parse_repository(stored.manifest, stored.origin)
+    except InvalidObjectError as e:
+        return report_failure(world, stored, old, e, transient_reason=TRIGGER_FAILED, interval=60.0, failures=failures)
+    interval = repo.poll_seconds or IDLE_SECONDS
+    if stored.suspended:
+        return Outcome(requeue_after=interval, ready=statuses.ready_of(old), message="suspended")
+    try:
+        unsupported = repo.unsupported_fields()
+        if unsupported:
+            raise UnsupportedError(f"not supported yet: {', '.join(unsupported)}")
+        source = _as_git_repository(repo)
+        async with RemoteSession(source, refs.target_of(None), _credentials(repo, world)) as remote:
+            mirror = Mirror(remote, world.storage / "ci" / repo.metadata.namespace / f"{repo.metadata.name}.git")
+            heads = await mirror.heads()
+            seen: dict[str, str] | None = old.get("observedHeads")
+            started: list[str] = []
+            if seen is not None:
+                for branch in sorted(heads):
+                    if seen.get(branch) != heads[branch]:
+                        started += await _on_push(repo, world, mirror, branch)
+    except GitferryError as e:
+        return report_failure(
+            world, stored, old, e, transient_reason=TRIGGER_FAILED, interval=interval, failures=failures
+        )
+    message = f"started {', '.join(started)}" if started else f"watching {len(heads)} branches"
+    if seen is None:
+        message = f"watching {len(heads)} branches; pushes from now on start the .tekton/ PipelineRuns"
+    new = statuses.mark(
+        old, ready=True, reason=statuses.SUCCEEDED, message=message, generation=stored.generation,
+        fields={"observedHeads": heads},
+    )  # fmt: skip
+    if started or not statuses.same_apart_from_times(old, new):
+        world.store.put_status(stored.key, new)
+    return Outcome(requeue_after=interval, ready=True, message=message)
+
+
+async def _on_push(repo: Repository, world: World, mirror: Mirror, branch: str) -> list[str]:
+    """Start the PipelineRuns for the new head of ``branch``; their names."""
+    commit = await mirror.fetch(branch)
+    author, message = await mirror.describe(commit)
+    where = f"{branch}@{commit[:12]}"
+    if triggers.skips_ci(message):
+        world.store.add_event(repo.key, "Normal", "Skipped", f"{where}: the commit message asks to skip CI")
+        return []
+    event = triggers.PushEvent(repo.spec.url, branch, commit, sender=author, message=message)
+    files = await mirror.files(commit, TEKTON_FOLDER)
+    objects = _parse(files, event.variables({p.name: p.value or "" for p in repo.spec.params}), where)
+    tasks = {o.metadata.name: o for o in objects if isinstance(o, tekton.Task)}
+    pipelines = {o.metadata.name: o for o in objects if isinstance(o, tekton.Pipeline)}
+    runs = [o for o in objects if isinstance(o, tekton.PipelineRun)]
+    chosen = [r for r in runs if triggers.runs_on_push(r.metadata.annotations, branch)]
+    names = []
+    for run in chosen:
+        name = world.pipelines.start(
+            run.model_copy(update={"metadata": run.metadata.model_copy(update={"namespace": repo.metadata.namespace})}),
+            lambda r: plan(r, pipelines=pipelines, tasks=tasks),
+            clone=cloner(mirror, repo.spec.url),
+            repository=repo.key.namespaced_name,
+            revision=commit,
+            trigger="push",
+        )
+        names.append(name)
+    detail = ", ".join(names) if names else f"no PipelineRun in {TEKTON_FOLDER}/ is for a push to {branch}"
+    world.store.add_event(repo.key, "Normal", "PushReceived", f"{where} by {author}: {detail}")
+    log.info("%s: push %s: %s", repo.key, where, detail)
+    return names
+
+
+def _parse(files: dict[str, str], variables: dict[str, str], where: str) -> list[tekton.TektonObject]:
+    out: list[tekton.TektonObject] = []
+    for path, text in files.items():
+        for doc in load_documents(triggers.fill(text, variables), path):
+            if str(doc.get("apiVersion", "")).startswith("tekton.dev/"):
+                out.append(tekton.parse_tekton(doc, f"{path} at {where}"))
+    return out
+
+
+def cloner(mirror: Mirror, url: str) -> builtins.Cloner:
+    """What the built-in git-clone does: the trigger's own repository from its mirror, others plainly."""
+
+    async def clone(wanted: str, revision: str, dest: Path) -> None:
+        if wanted.rstrip("/") == url:
+            await mirror.checkout(revision or "HEAD", dest)
+        else:
+            await clone_url(wanted, revision, dest)
+
+    return clone
+
+
+def _as_git_repository(repo: Repository) -> GitRepository:
+    """The Repository seen as a GitRepository, so it reads Git with the same code and messages."""
+    spec: dict[str, Any] = {"url": repo.spec.url, "interval": "1m"}
+    return parse_git_repository(
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": repo.metadata.name, "namespace": repo.metadata.namespace},
+            "spec": spec,
+        },
+        f"Repository {repo.metadata.name}",
+    )
+
+
+def _credentials(repo: Repository, world: World) -> GitCredentials | None:
+    """``git_provider.secret`` holds a token, sent as the password of ``git_provider.user`` (or ``git``)."""
+    provider = repo.spec.git_provider
+    if provider is None or provider.secret is None:
+        return None
+    ref = provider.secret
+    data = world.lookup_data("Secret", repo.metadata.namespace, ref.name)
+    if data is None or ref.key not in data:
+        raise InvalidObjectError(
+            f"field spec.git_provider.secret: Secret '{repo.metadata.namespace}/{ref.name}' with key '{ref.key}'"
+            " not found"
+        )
+    return GitCredentials(username=provider.user or "git", password=data[ref.key])
