@@ -167,3 +167,25 @@ def test_control_socket_path_fits_a_unix_socket_for_any_data_dir(tmp_path: Path)
     deep = tmp_path / ("d" * 120)
     long_path = socket_path(deep)
     assert len(str(long_path)) < 108 and long_path == socket_path(deep) and long_path != socket_path(tmp_path / "e")
+
+
+def test_pipelinerun_list_describe_logs_and_cancel_read_the_records(tmp_path: Path) -> None:
+    from gitferry.store import runs as records
+
+    store = records.PipelineRuns(Store(tmp_path / "data" / "state.db"))
+    store.create("app-push-x1", "flux-system", "app", {}, repository="flux-system/app", revision="a" * 40)
+    store.update_run("app-push-x1", records.FAILED, reason="Failed", message="task test: step unit exited with code 3",
+                     started="2026-11-22T10:00:00Z", finished="2026-11-22T10:01:05Z")  # fmt: skip
+    store.update_task("app-push-x1", "test", records.FAILED, message="step unit exited with code 3")
+    store.update_step("app-push-x1", "test", "unit", 0, records.FAILED, exit_code=3, reason="Failed")
+    store.add_log("app-push-x1", "test", "unit", ["running tests", "FAIL: test_version"])
+    code, out = run(tmp_path, "pipelinerun", "list")
+    assert code == 0 and "app-push-x1" in out and "aaaaaaaaaaaa" in out and "1m5s" in out and "Failed" in out
+    code, out = run(tmp_path, "pipelinerun", "logs", "--last")
+    assert code == 0 and "[test : unit] running tests" in out and "[test : unit] FAIL: test_version" in out
+    code, out = run(tmp_path, "pipelinerun", "describe", "app-push-x1")
+    assert code == 0 and "step unit exited with code 3" in out and "exit 3" in out
+    code, out = run(tmp_path, "pipelinerun", "cancel", "app-push-x1")
+    assert code == 1 and "has already ended: Failed" in out
+    code, out = run(tmp_path, "pipelinerun", "logs", "nope")
+    assert code == 1 and "PipelineRun 'nope' not found" in out
