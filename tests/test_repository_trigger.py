@@ -190,3 +190,10 @@ def test_a_broken_tekton_file_starts_nothing_and_names_the_file_and_field(
     ready, message = cluster.ready(REPOSITORY)
     assert ready is False
     assert f".tekton/push.yaml at main@{commit[:12]}" in message and "runAfter" in message and "'clon'" in message
+    assert poll(cluster) == []  # the broken commit is not tried again
+
+    (app.work / ".tekton" / "push.yaml").write_text(text.replace("runAfter: [clon]", "runAfter: [clone]"))
+    fixed = app.commit("1.0.2", "fix the pipeline")
+    [run] = poll(cluster)
+    assert (run.status, run.revision) == (records.SUCCEEDED, fixed), run.message
+    assert cluster.ready(REPOSITORY) == (True, f"started {run.name}")

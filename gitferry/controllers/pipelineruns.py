@@ -113,17 +113,28 @@ class Execution:
         """Run to the end and return the final status (Succeeded, Failed or Cancelled)."""
         self.store.update_run(self.name, records.RUNNING, started=timestamp())
         timeouts = self.plan.run.timeouts
+        flusher = asyncio.create_task(self._flush_logs())
         try:
             self._prepare_workspaces()
             status, reason, message = await self._run_all(timeouts)
         except GitferryError as e:
             status, reason, message = records.FAILED, "Failed", str(e)
+        except Exception as e:  # a bug, not the pipeline's fault: the record must still end
+            log.exception("pipelinerun %s crashed", self.name)
+            status, reason, message = records.FAILED, "InternalError", f"internal error: {e}"
         finally:
+            flusher.cancel()
             self.logs.flush()
             shutil.rmtree(self.folder, ignore_errors=True)
         self.store.update_run(self.name, status, reason=reason, message=message, finished=timestamp())
         log.info("pipelinerun %s: %s %s", self.name, status, message)
         return status
+
+    async def _flush_logs(self) -> None:
+        """A step that prints a line and then works quietly still shows it to ``logs -f`` at once."""
+        while True:
+            await asyncio.sleep(LOG_FLUSH_SECONDS)
+            self.logs.flush()
 
     async def _run_all(self, timeouts: tekton.TimeoutFields) -> tuple[str, str, str]:
         deadline = time.monotonic() + timeouts.pipeline_seconds if timeouts.pipeline_seconds else None

@@ -35,6 +35,7 @@ log = logging.getLogger("gitferry.repository")
 KIND = "Repository"
 TEKTON_FOLDER = ".tekton"
 TRIGGER_FAILED = "TriggerFailed"
+INVALID_PIPELINE = "InvalidPipeline"
 IDLE_SECONDS = 3600.0  # polling off: only a webhook or 'gitferry reconcile' looks
 
 
@@ -56,25 +57,51 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
             mirror = Mirror(remote, world.storage / "ci" / repo.metadata.namespace / f"{repo.metadata.name}.git")
             heads = await mirror.heads()
             seen: dict[str, str] | None = old.get("observedHeads")
-            started: list[str] = []
-            if seen is not None:
-                for branch in sorted(heads):
-                    if seen.get(branch) != heads[branch]:
-                        started += await _on_push(repo, world, mirror, branch)
+            started, broken = await _on_pushes(repo, world, mirror, heads, seen)
     except GitferryError as e:
+        # Re-read: the branches handled before the failure are recorded and must stay so.
+        current = world.store.get_status(stored.key)
         return report_failure(
-            world, stored, old, e, transient_reason=TRIGGER_FAILED, interval=interval, failures=failures
+            world, stored, current, e, transient_reason=TRIGGER_FAILED, interval=interval, failures=failures
         )
     message = f"started {', '.join(started)}" if started else f"watching {len(heads)} branches"
     if seen is None:
         message = f"watching {len(heads)} branches; pushes from now on start the .tekton/ PipelineRuns"
+    if broken:
+        message = "; ".join(broken) + (f" (started {', '.join(started)})" if started else "")
     new = statuses.mark(
-        old, ready=True, reason=statuses.SUCCEEDED, message=message, generation=stored.generation,
-        fields={"observedHeads": heads},
+        world.store.get_status(stored.key), ready=not broken, reason=INVALID_PIPELINE if broken else statuses.SUCCEEDED,
+        message=message, generation=stored.generation, fields={"observedHeads": heads},
     )  # fmt: skip
-    if started or not statuses.same_apart_from_times(old, new):
+    if started or broken or not statuses.same_apart_from_times(old, new):
         world.store.put_status(stored.key, new)
-    return Outcome(requeue_after=interval, ready=True, message=message)
+    return Outcome(requeue_after=interval, ready=not broken, message=message)
+
+
+async def _on_pushes(
+    repo: Repository, world: World, mirror: Mirror, heads: dict[str, str], seen: dict[str, str] | None
+) -> tuple[list[str], list[str]]:
+    """Handle every branch that moved since ``seen``: the runs started, and what was wrong in ``.tekton/``.
+
+    Each branch is recorded as seen once handled, so a failure on a later branch can never start
+    the runs of an earlier one twice.
+    """
+    started: list[str] = []
+    broken: list[str] = []
+    if seen is None:
+        return started, broken
+    observed = dict(seen)
+    for branch in sorted(heads):
+        if seen.get(branch) == heads[branch]:
+            continue
+        try:
+            started += await _on_push(repo, world, mirror, branch)
+        except InvalidObjectError as e:  # this commit's pipeline is wrong: report it, try the next commit
+            broken.append(str(e))
+            world.store.add_event(repo.key, "Warning", INVALID_PIPELINE, str(e))
+        observed[branch] = heads[branch]
+        world.store.put_status(repo.key, {**world.store.get_status(repo.key), "observedHeads": observed})
+    return started, broken
 
 
 async def _on_push(repo: Repository, world: World, mirror: Mirror, branch: str) -> list[str]:
