@@ -190,7 +190,8 @@ def test_a_broken_tekton_file_starts_nothing_and_names_the_file_and_field(
     ready, message = cluster.ready(REPOSITORY)
     assert ready is False
     assert f".tekton/push.yaml at main@{commit[:12]}" in message and "runAfter" in message and "'clon'" in message
-    assert poll(cluster) == []  # the broken commit is not tried again
+    assert poll(cluster) == []  # the broken commit is not tried again, and stays reported
+    assert cluster.ready(REPOSITORY)[0] is False
 
     (app.work / ".tekton" / "push.yaml").write_text(text.replace("runAfter: [clon]", "runAfter: [clone]"))
     fixed = app.commit("1.0.2", "fix the pipeline")

@@ -57,7 +57,7 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
             mirror = Mirror(remote, world.storage / "ci" / repo.metadata.namespace / f"{repo.metadata.name}.git")
             heads = await mirror.heads()
             seen: dict[str, str] | None = old.get("observedHeads")
-            started, broken = await _on_pushes(repo, world, mirror, heads, seen)
+            started, problems = await _on_pushes(repo, world, mirror, heads, seen)
     except GitferryError as e:
         # Re-read: the branches handled before the failure are recorded and must stay so.
         current = world.store.get_status(stored.key)
@@ -67,41 +67,48 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     message = f"started {', '.join(started)}" if started else f"watching {len(heads)} branches"
     if seen is None:
         message = f"watching {len(heads)} branches; pushes from now on start the .tekton/ PipelineRuns"
+    # A branch whose head commit has a broken .tekton/ stays reported until that branch moves again.
+    broken = [problems[b] for b in sorted(problems) if b in heads]
     if broken:
         message = "; ".join(broken) + (f" (started {', '.join(started)})" if started else "")
     new = statuses.mark(
         world.store.get_status(stored.key), ready=not broken, reason=INVALID_PIPELINE if broken else statuses.SUCCEEDED,
-        message=message, generation=stored.generation, fields={"observedHeads": heads},
+        message=message, generation=stored.generation,
+        fields={"observedHeads": heads, "invalidPipelines": {b: problems[b] for b in problems if b in heads}},
     )  # fmt: skip
-    if started or broken or not statuses.same_apart_from_times(old, new):
+    if started or not statuses.same_apart_from_times(old, new):
         world.store.put_status(stored.key, new)
     return Outcome(requeue_after=interval, ready=not broken, message=message)
 
 
 async def _on_pushes(
     repo: Repository, world: World, mirror: Mirror, heads: dict[str, str], seen: dict[str, str] | None
-) -> tuple[list[str], list[str]]:
-    """Handle every branch that moved since ``seen``: the runs started, and what was wrong in ``.tekton/``.
+) -> tuple[list[str], dict[str, str]]:
+    """Handle every branch that moved since ``seen``: the runs started, and by branch what is wrong
+    in the ``.tekton/`` of its head.
 
     Each branch is recorded as seen once handled, so a failure on a later branch can never start
     the runs of an earlier one twice.
     """
+    status = world.store.get_status(repo.key)
+    problems: dict[str, str] = dict(status.get("invalidPipelines") or {})
     started: list[str] = []
-    broken: list[str] = []
     if seen is None:
-        return started, broken
+        return started, problems
     observed = dict(seen)
     for branch in sorted(heads):
         if seen.get(branch) == heads[branch]:
             continue
+        problems.pop(branch, None)
         try:
             started += await _on_push(repo, world, mirror, branch)
         except InvalidObjectError as e:  # this commit's pipeline is wrong: report it, try the next commit
-            broken.append(str(e))
+            problems[branch] = str(e)
             world.store.add_event(repo.key, "Warning", INVALID_PIPELINE, str(e))
         observed[branch] = heads[branch]
-        world.store.put_status(repo.key, {**world.store.get_status(repo.key), "observedHeads": observed})
-    return started, broken
+        progress = {"observedHeads": observed, "invalidPipelines": problems}
+        world.store.put_status(repo.key, {**world.store.get_status(repo.key), **progress})
+    return started, problems
 
 
 async def _on_push(repo: Repository, world: World, mirror: Mirror, branch: str) -> list[str]:
