@@ -35,9 +35,8 @@ def registry(tmp_path: Path) -> Iterator[local.LocalRegistry]:
         yield reg
 
 
-@pytest.fixture
-def images(tmp_path: Path, registry: local.LocalRegistry) -> Cluster:
-    """The seed's GitOps repository with a deployment at app:1.0.0 and the three image objects."""
+def following_app(tmp_path: Path, registry: local.LocalRegistry, message: str) -> Cluster:
+    """The seed's GitOps repository with a deployment at app:1.0.0 and the three image objects, reconciled."""
     (tmp_path / "cluster").mkdir()
     cluster = Cluster(tmp_path / "cluster")
     cluster.write(
@@ -46,9 +45,14 @@ def images(tmp_path: Path, registry: local.LocalRegistry) -> Cluster:
             "clusters/local/images.yaml": image_automation_yaml(registry.image("app")),
         }
     )
-    cluster.commit("web follows the app image")
+    cluster.commit(message)
     cluster.run()
     return cluster
+
+
+@pytest.fixture
+def images(tmp_path: Path, registry: local.LocalRegistry) -> Cluster:
+    return following_app(tmp_path, registry, "web follows the app image")
 
 
 def bare_log(cluster: Cluster, branch: str = "main") -> list[str]:
@@ -106,16 +110,7 @@ def test_a_new_tag_is_committed_with_the_template_and_deployed(images: Cluster, 
 def test_registry_down_keeps_the_latest_image_and_commits_nothing(tmp_path: Path) -> None:
     with local.serve_registry(tmp_path / "registry") as registry:
         local.upload_tiny_image(registry, "app", "1.0.0")
-        (tmp_path / "cluster").mkdir()
-        cluster = Cluster(tmp_path / "cluster")
-        cluster.write(
-            {
-                "apps/web.yaml": marked_deployment(f"{registry.image('app')}:1.0.0"),
-                "clusters/local/images.yaml": image_automation_yaml(registry.image("app")),
-            }
-        )
-        cluster.commit("web follows the app image")
-        cluster.run()
+        cluster = following_app(tmp_path, registry, "web follows the app image")
         assert cluster.ready(POLICY)[0] is True
     commits = len(bare_log(cluster))
     cluster.run(REPO)
@@ -222,16 +217,7 @@ def test_a_template_that_does_not_parse_stalls_the_automation(images: Cluster, r
 def test_a_locked_registry_needs_the_secret_and_says_so(tmp_path: Path) -> None:
     with local.serve_registry(tmp_path / "registry", username="ferry", password="s3cret") as registry:
         local.upload_tiny_image(registry, "app", "1.0.0")
-        (tmp_path / "cluster").mkdir()
-        cluster = Cluster(tmp_path / "cluster")
-        cluster.write(
-            {
-                "apps/web.yaml": marked_deployment(f"{registry.image('app')}:1.0.0"),
-                "clusters/local/images.yaml": image_automation_yaml(registry.image("app")),
-            }
-        )
-        cluster.commit("no credentials yet")
-        cluster.run()
+        cluster = following_app(tmp_path, registry, "no credentials yet")
         ready, message = cluster.ready(REPO)
         assert ready is False
         assert "authentication" in message.lower() and registry.host in message
