@@ -12,6 +12,7 @@ from typing import Any
 from gitferry.api.images import parse_image_policy, parse_image_repository, parse_image_update_automation
 from gitferry.api.kustomizations import parse_kustomization
 from gitferry.api.meta import Model
+from gitferry.api.receivers import parse_receiver
 from gitferry.api.repositories import parse_repository
 from gitferry.api.sources import parse_git_repository
 
@@ -22,6 +23,7 @@ PARSERS: dict[str, Callable[[dict[str, Any], str], Model]] = {
     "ImagePolicy": parse_image_policy,
     "ImageUpdateAutomation": parse_image_update_automation,
     "Repository": parse_repository,
+    "Receiver": parse_receiver,
 }
 SELF_MANAGED_KINDS = frozenset(PARSERS)
 

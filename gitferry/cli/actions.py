@@ -169,3 +169,18 @@ def resume_image_update(name: Name, namespace: Namespace = "flux-system") -> Non
 @reconcile_app.command("repository", help="Look at a Pipelines-as-Code Repository now: a moved branch starts its runs.")
 def reconcile_repository(name: Name, namespace: Namespace = "flux-system") -> None:
     _run([_existing(open_store(), ObjectKey("Repository", namespace, name))])
+
+
+@reconcile_app.command("receiver", help="Read a Receiver's token Secret again and publish its webhook path.")
+def reconcile_receiver(name: Name, namespace: Namespace = "flux-system") -> None:
+    _run([_existing(open_store(), ObjectKey("Receiver", namespace, name))])
+
+
+@suspend_app.command("receiver", help="Suspend a Receiver: its webhook answers 503 and triggers nothing.")
+def suspend_receiver(name: Name, namespace: Namespace = "flux-system") -> None:
+    _set_suspended(ObjectKey("Receiver", namespace, name), True)
+
+
+@resume_app.command("receiver", help="Resume a Receiver.")
+def resume_receiver(name: Name, namespace: Namespace = "flux-system") -> None:
+    _set_suspended(ObjectKey("Receiver", namespace, name), False)

@@ -17,6 +17,9 @@ from gitferry.store.sqlite import Store
 if TYPE_CHECKING:
     from gitferry.controllers.world import World
 
+DEFAULT_HTTP_PORT = 9292  # Flux's notification-controller serves its receivers on 9292
+HTTP_ADDRESS_FILE = "http.address"  # written by 'gitferry up': where its HTTP server listens
+
 console = Console()
 err = Console(stderr=True)
 
@@ -54,6 +57,14 @@ def make_world(store: Store) -> World:
         strict_substitute=settings.strict_substitute,
         tls_verify=settings.tls_verify,
     )
+
+
+def http_address() -> str | None:
+    """``http://127.0.0.1:PORT`` of the running ``gitferry up``, None when none runs."""
+    try:
+        return (settings.data_dir / HTTP_ADDRESS_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

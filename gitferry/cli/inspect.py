@@ -64,6 +64,11 @@ def get_repositories(namespace: Namespace = "flux-system", all_namespaces: AllNa
     console.print(views.objects_table(open_store(), "Repository", None if all_namespaces else namespace))
 
 
+@get_app.command("receivers", help="List webhook Receivers: webhook path, suspended, ready, message.")
+def get_receivers(namespace: Namespace = "flux-system", all_namespaces: AllNamespaces = False) -> None:
+    console.print(views.objects_table(open_store(), "Receiver", None if all_namespaces else namespace))
+
+
 def events(
     for_: Annotated[str | None, typer.Option("--for", help="Only events of Kind/name.")] = None,
     namespace: Namespace = "flux-system",

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from gitferry import __version__
-from gitferry.cli import actions, images, inspect, pipelineruns, running, secrets
+from gitferry.cli import actions, images, inspect, pipelineruns, receivers, running, secrets
 from gitferry.cli.context import console, fail, make_world, open_store, settings
 from gitferry.errors import GitferryError
 
@@ -31,6 +31,7 @@ app.add_typer(inspect.history_app, name="history")
 app.add_typer(secrets.create_app, name="create")
 app.add_typer(images.image_app, name="image")
 app.add_typer(pipelineruns.pipelinerun_app, name="pipelinerun")
+app.add_typer(receivers.receiver_app, name="receiver")
 app.command("events", help="Show events, newest last (as flux events).")(inspect.events)
 app.command("up", help="Run the reconcile loop in the foreground, with live status in the terminal.")(running.up)
 app.command("check", help="Check that git, podman and kustomize work and the data directory is usable.")(running.check)

@@ -16,12 +16,29 @@ from rich.console import Group, RenderableType
 from rich.live import Live
 
 from gitferry.cli import views
-from gitferry.cli.context import console, exclusive_lock, fail, make_world, open_store, settings
+from gitferry.cli.context import (
+    DEFAULT_HTTP_PORT,
+    HTTP_ADDRESS_FILE,
+    console,
+    exclusive_lock,
+    fail,
+    make_world,
+    open_store,
+    settings,
+)
+from gitferry.errors import GitferryError
 from gitferry.store.sqlite import Store
 
 
 def up(
     concurrency: Annotated[int, typer.Option(help="Reconciles that may run at once.")] = 4,
+    http_port: Annotated[
+        int,
+        typer.Option(
+            envvar="GITFERRY_HTTP_PORT",
+            help="Port on 127.0.0.1 for webhook Receivers (Flux's 9292); 0 picks a free one.",
+        ),
+    ] = DEFAULT_HTTP_PORT,
     live: Annotated[
         bool, typer.Option(help="Show a live status table (default when on a terminal).")
     ] = sys.stdout.isatty(),
@@ -33,16 +50,23 @@ def up(
         if not store.list_objects():
             raise fail("nothing to reconcile: run 'gitferry bootstrap --url ... --branch ... --path ...' first")
         console.print(f"gitferry up: data in {settings.data_dir}; Ctrl-C stops (running containers keep running)")
-        asyncio.run(_up(concurrency, live))
+        asyncio.run(_up(concurrency, live, http_port))
 
 
-async def _up(concurrency: int, live: bool) -> None:
+async def _up(concurrency: int, live: bool, http_port: int) -> None:
     from gitferry.reactor import control
     from gitferry.reactor.loop import Reactor
+    from gitferry.server.app import create_app
+    from gitferry.server.serving import HttpServer
 
     store = open_store()
     world = make_world(store)
     reactor = Reactor(world, concurrency=concurrency)
+    try:
+        http = HttpServer(create_app(reactor), http_port)
+    except GitferryError as e:
+        raise fail(f"{e} (another program uses it? pass --http-port, or 0 for any free port)") from e
+    world.http_address = http.address
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -52,6 +76,10 @@ async def _up(concurrency: int, live: bool) -> None:
     if interrupted:
         console.print(f"marked {len(interrupted)} interrupted pipeline runs failed: {', '.join(interrupted)}")
     server = await control.serve(reactor, socket)
+    await http.start()
+    address_file = settings.data_dir / HTTP_ADDRESS_FILE
+    address_file.write_text(http.address + "\n")
+    console.print(f"webhooks: {http.address}/hook/... (see 'gitferry get receivers')")
     runner = asyncio.ensure_future(reactor.run(stop))
     try:
         if live:
@@ -66,9 +94,11 @@ async def _up(concurrency: int, live: bool) -> None:
         stop.set()
         await runner
         await world.pipelines.stop()
+        await http.stop()
         server.close()
-        with contextlib.suppress(FileNotFoundError):
-            socket.unlink()
+        for path in (socket, address_file):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
     console.print("gitferry up: stopped")
 
 
@@ -79,6 +109,7 @@ _SHOWN = {
     "ImagePolicy": "ImagePolicies",
     "ImageUpdateAutomation": "ImageUpdateAutomations",
     "Repository": "Repositories (Pipelines-as-Code)",
+    "Receiver": "Receivers",
 }
 
 

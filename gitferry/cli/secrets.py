@@ -1,8 +1,9 @@
-"""``gitferry create secret git``: credentials for a GitRepository's ``spec.secretRef``.
+"""``gitferry create secret git|receiver``: Secrets that objects name but Git should not hold.
 
-As ``flux create secret git`` does, this makes a Secret with the keys source-controller reads
-(``username``/``password``, ``bearerToken``, ``identity``/``known_hosts``). Values come from
-environment variables or files, never from the command line, where ``ps`` would show them.
+As ``flux create secret git`` does, ``git`` makes a Secret with the keys source-controller reads
+(``username``/``password``, ``bearerToken``, ``identity``/``known_hosts``); ``receiver`` makes the
+``token`` Secret of a webhook Receiver. Values come from environment variables or files, never
+from the command line, where ``ps`` would show them.
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ def create_secret_git(
                 raise fail(f"cannot read {path}: {e.strerror}") from e
     if not data:
         raise fail("give --username/--password-env, --bearer-token-env or --private-key-file")
+    _store_secret(name, namespace, data, "gitferry create secret git")
+
+
+@secret_app.command("receiver", help="Store the token of a webhook Receiver (its spec.secretRef) as a Secret.")
+def create_secret_receiver(
+    name: Annotated[str, typer.Argument(help="Secret name, as in the Receiver's spec.secretRef.name.")],
+    token_env: Annotated[str, typer.Option(help="Name of the environment variable holding the token.")],
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Secret namespace.")] = "flux-system",
+) -> None:
+    _store_secret(name, namespace, {"token": _from_env(token_env)}, "gitferry create secret receiver")
+
+
+def _store_secret(name: str, namespace: str, data: dict[str, str], origin: str) -> None:
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -66,5 +80,5 @@ def create_secret_git(
         "type": "Opaque",
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     }
-    open_store().put_object(secret, owner=CLI_OWNER, origin="gitferry create secret git")
+    open_store().put_object(secret, owner=CLI_OWNER, origin=origin)
     console.print(f"[green]✔[/green] Secret {namespace}/{name} stored with keys {', '.join(sorted(data))}")

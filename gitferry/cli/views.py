@@ -32,6 +32,7 @@ _DETAIL: dict[str, tuple[str, Callable[[statuses.Status], str]]] = {
     "ImagePolicy": ("LATEST IMAGE", _latest_image),
     "ImageUpdateAutomation": ("LAST RUN", lambda s: str(s.get("lastAutomationRunTime", ""))),
     "Repository": ("BRANCHES", lambda s: ", ".join(sorted(s.get("observedHeads") or {}))),
+    "Receiver": ("WEBHOOK PATH", lambda s: str(s.get("webhookPath") or "")),
 }
 
 

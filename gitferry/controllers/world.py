@@ -39,6 +39,8 @@ class World:
     # Pipeline runs: whether step images are pulled with TLS checks, how many tasks run at once.
     tls_verify: bool = True
     pipeline_concurrency: int = 4
+    # Where 'gitferry up' serves webhooks (http://127.0.0.1:PORT), so statuses can say the full URL.
+    http_address: str | None = None
     _pipelines: RunManager | None = field(default=None, init=False, repr=False)
 
     @property

@@ -17,7 +17,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gitferry.api.keys import ObjectKey
-from gitferry.controllers import gitrepository, imagepolicy, imagerepository, imageupdate, kustomization, repository
+from gitferry.controllers import (
+    gitrepository,
+    imagepolicy,
+    imagerepository,
+    imageupdate,
+    kustomization,
+    receiver,
+    repository,
+)
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
 from gitferry.store.sqlite import StoredObject
@@ -32,6 +40,7 @@ RECONCILERS: dict[str, Reconciler] = {
     "ImagePolicy": imagepolicy.reconcile,
     "ImageUpdateAutomation": imageupdate.reconcile,
     "Repository": repository.reconcile,
+    "Receiver": receiver.reconcile,
 }
 # Sources run before the objects that read them when both are due.
 KIND_ORDER = {"GitRepository": 0, "ImageRepository": 0, "Repository": 0, "Kustomization": 1, "ImagePolicy": 1}
@@ -84,6 +93,15 @@ class Reactor:
         state.waiters.append(future)
         self._make_due(key)
         return future
+
+    def nudge(self, key: ObjectKey) -> bool:
+        """Reconcile ``key`` soon, without waiting for it (a webhook); False when there is no such object."""
+        if key not in self.states:
+            self.refresh()
+        if key not in self.states:
+            return False
+        self._make_due(key)
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         self.refresh()
