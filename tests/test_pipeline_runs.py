@@ -348,3 +348,47 @@ def test_runs_cut_off_by_a_dead_process_are_marked_failed(runner: Runner) -> Non
     ghost = runner.store.get("ghost")
     assert ghost is not None and (ghost.status, ghost.reason) == (records.FAILED, "Interrupted")
     assert runner.store.tasks("ghost")[0].status == records.FAILED
+
+
+def test_concurrency_limit_queues_runs_of_one_repository_in_order(tmp_path: Path, busybox_image: str) -> None:
+    """Pipelines-as-Code's concurrency_limit: the second run waits Pending until the first ends; a queued
+    run that is cancelled ends at once without running anything."""
+    store = records.PipelineRuns(Store(tmp_path / "state.db"))
+    docs = load_documents(pipeline_run(f"""\
+        tasks:
+          - name: work
+            taskSpec:
+              steps:
+                - name: sleep
+                  image: {busybox_image}
+                  script: sleep 1
+        """), "ci.yaml")  # fmt: skip
+    run = tekton.parse_tekton(docs[0], "ci.yaml")
+    assert isinstance(run, tekton.PipelineRun)
+
+    async def go() -> list[str]:
+        manager = RunManager(store, Settings(tmp_path / "data", tls_verify=False))
+
+        async def no_clone(url: str, revision: str, dest: Path) -> None:
+            raise AssertionError("no clone expected")
+
+        names = [
+            manager.start(
+                run, lambda r: plan(r, pipelines={}, tasks={}), clone=no_clone, repository="ns/app", concurrency_limit=1
+            )
+            for _ in range(3)
+        ]
+        await asyncio.sleep(0.3)
+        assert [store.get(n).status for n in names] == [records.RUNNING, records.PENDING, records.PENDING]  # type: ignore[union-attr]
+        manager.cancel(names[2])
+        await manager.wait(names[2])
+        assert store.get(names[1]).status == records.PENDING  # type: ignore[union-attr]
+        for name in names:
+            await manager.wait(name)
+        return names
+
+    first, second, third = (store.get(n) for n in asyncio.run(go()))
+    assert first is not None and second is not None and third is not None
+    assert (first.status, second.status, third.status) == (records.SUCCEEDED, records.SUCCEEDED, records.CANCELLED)
+    assert second.started >= first.finished, (first, second)
+    assert [t.status for t in store.tasks(third.name)] in ([], [records.SKIPPED]), store.tasks(third.name)

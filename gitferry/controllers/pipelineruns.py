@@ -517,6 +517,23 @@ def run_name(run: tekton.PipelineRun, taken: set[str]) -> str:
             return name
 
 
+async def _queued(execution: Execution, queue: asyncio.Semaphore | None) -> str:
+    """Run ``execution`` once ``queue`` has room; cancelled while waiting, it ends at once as Cancelled."""
+    if queue is None:
+        return await execution.run()
+    room = asyncio.ensure_future(queue.acquire())
+    cancelled = asyncio.ensure_future(execution.cancel.wait())
+    await asyncio.wait({room, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+    cancelled.cancel()
+    if not room.done():
+        room.cancel()
+        return await execution.run()  # sees the cancel before any task: nothing runs
+    try:
+        return await execution.run()
+    finally:
+        queue.release()
+
+
 class RunManager:
     """The runs in progress in this process: started, awaited, cancelled, and stopped at shutdown."""
 
@@ -524,6 +541,8 @@ class RunManager:
         self.store, self.settings = store, settings
         self.active: dict[str, tuple[asyncio.Task[str], asyncio.Event]] = {}
         self._limit: asyncio.Semaphore | None = None
+        # Pipelines-as-Code's concurrency_limit: runs of one Repository beyond it wait, Pending, in order.
+        self._queues: dict[tuple[str, int], asyncio.Semaphore] = {}
 
     def start(
         self,
@@ -534,8 +553,13 @@ class RunManager:
         repository: str = "",
         revision: str = "",
         trigger: str = "manual",
+        concurrency_limit: int | None = None,
     ) -> str:
-        """Record the run and start it; a run whose plan is invalid is recorded as Failed with the reason."""
+        """Record the run and start it; a run whose plan is invalid is recorded as Failed with the reason.
+
+        With ``concurrency_limit``, at most that many runs of ``repository`` execute at once; the
+        others stay Pending until one ends, and start in the order they came.
+        """
         named = run.named(run_name(run, self.store.names()))
         name = named.metadata.name
         manifest = named.model_dump(by_alias=True, exclude_defaults=True)
@@ -555,7 +579,10 @@ class RunManager:
             self._limit = asyncio.Semaphore(self.settings.concurrency)
         cancel = asyncio.Event()
         execution = Execution(plan, self.store, self.settings, self._limit, clone, cancel)
-        task = asyncio.create_task(execution.run())
+        queue = None
+        if concurrency_limit is not None:
+            queue = self._queues.setdefault((repository, concurrency_limit), asyncio.Semaphore(concurrency_limit))
+        task = asyncio.create_task(_queued(execution, queue))
         self.active[name] = (task, cancel)
         task.add_done_callback(lambda _: self.active.pop(name, None))
         return name

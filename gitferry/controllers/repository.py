@@ -135,6 +135,7 @@ async def _on_push(repo: Repository, world: World, mirror: Mirror, branch: str) 
             repository=repo.key.namespaced_name,
             revision=commit,
             trigger="push",
+            concurrency_limit=repo.spec.concurrency_limit,
         )
         names.append(name)
     detail = ", ".join(names) if names else f"no PipelineRun in {TEKTON_FOLDER}/ is for a push to {branch}"
