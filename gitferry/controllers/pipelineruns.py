@@ -506,14 +506,14 @@ def _earliest_of(a: float | None, b: float | None) -> float | None:
     return min((x for x in (a, b) if x), default=None)
 
 
-def run_name(run: tekton.PipelineRun, taken: set[str]) -> str:
+def run_name(run: tekton.PipelineRun, taken: Callable[[str], bool]) -> str:
     """``metadata.name``, or ``generateName`` plus five random characters as the API server makes it."""
-    if run.metadata.name and run.metadata.name not in taken:
+    if run.metadata.name and not taken(run.metadata.name):
         return run.metadata.name
     prefix = run.metadata.generate_name or f"{run.metadata.name}-"
     while True:
         name = prefix + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
-        if name not in taken:
+        if not taken(name):
             return name
 
 
@@ -560,7 +560,7 @@ class RunManager:
         With ``concurrency_limit``, at most that many runs of ``repository`` execute at once; the
         others stay Pending until one ends, and start in the order they came.
         """
-        named = run.named(run_name(run, self.store.names()))
+        named = run.named(run_name(run, self.store.exists))
         name = named.metadata.name
         manifest = named.model_dump(by_alias=True, exclude_defaults=True)
         try:

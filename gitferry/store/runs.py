@@ -250,5 +250,5 @@ class PipelineRuns:
         )
         return [LogLine(*row) for row in rows]
 
-    def names(self) -> set[str]:
-        return {row[0] for row in self.store.read("SELECT name FROM pipeline_runs")}
+    def exists(self, name: str) -> bool:
+        return bool(self.store.read("SELECT 1 FROM pipeline_runs WHERE name = ?", (name,)))
