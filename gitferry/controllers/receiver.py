@@ -40,12 +40,11 @@ def token_of(receiver: Receiver, world: World) -> str:
 def receivers(world: World) -> list[Receiver]:
     """Every valid, stored Receiver (an invalid one is reported by its own reconcile)."""
     out = []
-    for stored in world.store.list_objects():
-        if stored.key.kind == KIND:
-            try:
-                out.append(parse_receiver(stored.manifest, stored.origin))
-            except InvalidObjectError:
-                continue
+    for stored in world.store.list_objects(KIND):
+        try:
+            out.append(parse_receiver(stored.manifest, stored.origin))
+        except InvalidObjectError:
+            continue
     return out
 
 
