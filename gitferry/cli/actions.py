@@ -86,11 +86,6 @@ def _run(keys: list[ObjectKey]) -> None:
         raise typer.Exit(1)
 
 
-@source_reconcile.command("git", help="Fetch a GitRepository now; Kustomizations using a new revision follow.")
-def reconcile_source_git(name: Name, namespace: Namespace = "flux-system") -> None:
-    _run([_existing(open_store(), ObjectKey("GitRepository", namespace, name))])
-
-
 @reconcile_app.command("kustomization", help="Render and apply a Kustomization now.")
 def reconcile_kustomization(
     name: Name,
@@ -116,71 +111,44 @@ def _set_suspended(key: ObjectKey, suspended: bool) -> None:
         _run([key])
 
 
-@suspend_app.command("kustomization", help="Suspend a Kustomization: nothing is applied or pruned until resumed.")
-def suspend_kustomization(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("Kustomization", namespace, name), True)
+def _register(
+    groups: tuple[typer.Typer, typer.Typer, typer.Typer], command: str, kind: str, now: str, stops: str
+) -> None:
+    """``reconcile``, ``suspend`` and ``resume`` of one kind, as ``<group> <command> NAME [-n NS]``.
+
+    ``now`` says what a reconcile does (empty: the kind registers its own); ``stops`` what suspend stops.
+    """
+    reconcile_group, suspend_group, resume_group = groups
+
+    def reconcile(name: Name, namespace: Namespace = "flux-system") -> None:
+        _run([_existing(open_store(), ObjectKey(kind, namespace, name))])
+
+    def suspend(name: Name, namespace: Namespace = "flux-system") -> None:
+        _set_suspended(ObjectKey(kind, namespace, name), True)
+
+    def resume(name: Name, namespace: Namespace = "flux-system") -> None:
+        _set_suspended(ObjectKey(kind, namespace, name), False)
+
+    if now:
+        reconcile_group.command(command, help=now)(reconcile)
+    suspend_group.command(command, help=f"Suspend a {kind}: {stops} until resumed.")(suspend)
+    resume_group.command(command, help=f"Resume a {kind} and reconcile it now.")(resume)
 
 
-@resume_app.command("kustomization", help="Resume a Kustomization and reconcile it now.")
-def resume_kustomization(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("Kustomization", namespace, name), False)
-
-
-@source_suspend.command("git", help="Suspend a GitRepository: no fetches until resumed.")
-def suspend_source_git(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("GitRepository", namespace, name), True)
-
-
-@source_resume.command("git", help="Resume a GitRepository and fetch it now.")
-def resume_source_git(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("GitRepository", namespace, name), False)
-
-
-@image_reconcile.command("repository", help="Scan an ImageRepository now; its policies and automations follow.")
-def reconcile_image_repository(name: Name, namespace: Namespace = "flux-system") -> None:
-    _run([_existing(open_store(), ObjectKey("ImageRepository", namespace, name))])
-
-
-@image_reconcile.command("update", help="Run an ImageUpdateAutomation now: commit and push the latest images.")
-def reconcile_image_update(name: Name, namespace: Namespace = "flux-system") -> None:
-    _run([_existing(open_store(), ObjectKey("ImageUpdateAutomation", namespace, name))])
-
-
-@image_suspend.command("repository", help="Suspend an ImageRepository: no scans until resumed.")
-def suspend_image_repository(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("ImageRepository", namespace, name), True)
-
-
-@image_resume.command("repository", help="Resume an ImageRepository and scan it now.")
-def resume_image_repository(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("ImageRepository", namespace, name), False)
-
-
-@image_suspend.command("update", help="Suspend an ImageUpdateAutomation: no commits until resumed.")
-def suspend_image_update(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("ImageUpdateAutomation", namespace, name), True)
-
-
-@image_resume.command("update", help="Resume an ImageUpdateAutomation and run it now.")
-def resume_image_update(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("ImageUpdateAutomation", namespace, name), False)
-
-
-@reconcile_app.command("repository", help="Look at a Pipelines-as-Code Repository now: a moved branch starts its runs.")
-def reconcile_repository(name: Name, namespace: Namespace = "flux-system") -> None:
-    _run([_existing(open_store(), ObjectKey("Repository", namespace, name))])
-
-
-@reconcile_app.command("receiver", help="Read a Receiver's token Secret again and publish its webhook path.")
-def reconcile_receiver(name: Name, namespace: Namespace = "flux-system") -> None:
-    _run([_existing(open_store(), ObjectKey("Receiver", namespace, name))])
-
-
-@suspend_app.command("receiver", help="Suspend a Receiver: its webhook answers 503 and triggers nothing.")
-def suspend_receiver(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("Receiver", namespace, name), True)
-
-
-@resume_app.command("receiver", help="Resume a Receiver.")
-def resume_receiver(name: Name, namespace: Namespace = "flux-system") -> None:
-    _set_suspended(ObjectKey("Receiver", namespace, name), False)
+_TOP = (reconcile_app, suspend_app, resume_app)
+_SOURCE = (source_reconcile, source_suspend, source_resume)
+_IMAGE = (image_reconcile, image_suspend, image_resume)
+for _groups, _command, _kind, _now, _stops in [
+    (_TOP, "kustomization", "Kustomization", "", "nothing is applied or pruned"),
+    (_SOURCE, "git", "GitRepository", "Fetch a GitRepository now; Kustomizations using a new revision follow.",
+     "no fetches"),
+    (_IMAGE, "repository", "ImageRepository", "Scan an ImageRepository now; its policies and automations follow.",
+     "no scans"),
+    (_IMAGE, "update", "ImageUpdateAutomation",
+     "Run an ImageUpdateAutomation now: commit and push the latest images.", "no commits"),
+    (_TOP, "repository", "Repository", "Look at a Pipelines-as-Code Repository now: a moved branch starts its runs.",
+     "no pipeline runs start"),
+    (_TOP, "receiver", "Receiver", "Read a Receiver's token Secret again and publish its webhook path.",
+     "its webhook answers 503 and triggers nothing"),
+]:  # fmt: skip
+    _register(_groups, _command, _kind, _now, _stops)
