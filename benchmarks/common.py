@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 TRACE_FLAG = "--as-traced-gitferry"
+# The daemons a benchmark starts serve webhooks on a free port, not on the 9292 a demo may hold.
+os.environ.setdefault("GITFERRY_HTTP_PORT", "0")
 
 
 def git(cwd: Path, *args: str) -> str:

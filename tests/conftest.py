@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BUSYBOX_IMAGE = "localhost/gitferry-test/busybox:1"
 
 os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "scripts" / "containers.conf"))
+# Every 'gitferry up' a test starts serves webhooks on a free port, never on the default 9292 that a
+# demo (or another test run) on this host may hold.
+os.environ.setdefault("GITFERRY_HTTP_PORT", "0")
 
 
 def git(cwd: Path, *args: str) -> str:

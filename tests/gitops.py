@@ -197,3 +197,64 @@ spec:
           # the image the automation keeps current
           image: "{image}" # {{"$imagepolicy": "{policy}"}}
 """
+
+
+# The CI/CD flow (tests/test_e2e_cicd.py, scripts/demo.sh): examples/app-source is the application
+# repository, examples/ci what the GitOps repository gains for it. Their files name the demo's
+# registry and base image; tests replace those (and the app repository's URL) when they copy them.
+APP_SOURCE = ROOT / "examples" / "app-source"
+CI_EXAMPLE = ROOT / "examples" / "ci"
+DEMO_REGISTRY = "127.0.0.1:15000"
+DEMO_BASE_IMAGE = "localhost/gitferry-demo/web:1"
+APP_SOURCE_URL = "APP_SOURCE_URL"
+APP_IMAGE = "gitferry-demo/app"  # the repository in the registry the pipeline pushes to
+FIRST_APP_TAG = "main-0000000-0"  # the image the demo starts from: sorts before every pipeline tag
+
+
+def copy_example(source: Path, dest: Path, replace: dict[str, str]) -> None:
+    """Copy the files under ``source`` into ``dest`` (modes kept), replacing each key of ``replace``."""
+    for path in sorted(source.rglob("*")):
+        target = dest / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        text = path.read_text()
+        for old, new in replace.items():
+            text = text.replace(old, new)
+        target.write_text(text)
+        shutil.copymode(path, target)
+
+
+class AppSource:
+    """The application repository from examples/app-source: a bare 'remote' and a work clone."""
+
+    def __init__(self, root: Path, replace: dict[str, str]) -> None:
+        self.bare = root / "app-source.git"
+        self.work = root / "app-source"
+        self.url = f"file://{self.bare}"
+        git(root, "init", "-q", "--bare", "--initial-branch=main", str(self.bare))
+        git(root, "clone", "-q", str(self.bare), str(self.work))
+        copy_example(APP_SOURCE, self.work, replace)
+        self.commit("First version of the app")
+
+    def write(self, relative: str, text: str) -> None:
+        (self.work / relative).write_text(text)
+
+    def commit(self, message: str) -> str:
+        """Commit everything and push it to ``main``; the new commit."""
+        git(self.work, "add", "-A")
+        git(self.work, "commit", "-q", "-m", message)
+        git(self.work, "push", "-q", "origin", "HEAD:main")
+        return git(self.work, "rev-parse", "HEAD").strip()
+
+
+def add_ci(repo: GitOpsRepo, replace: dict[str, str]) -> None:
+    """Copy examples/ci over the GitOps repository's work clone (not committed yet)."""
+    copy_example(CI_EXAMPLE, repo.work, replace)
+
+
+def build_image(context: Path, name: str) -> None:
+    """``buildah build`` a folder's Containerfile into local storage as ``name``."""
+    subprocess.run(
+        ["buildah", "build", "--isolation=chroot", "-q", "-t", name, str(context)], check=True, capture_output=True
+    )

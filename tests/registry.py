@@ -184,3 +184,13 @@ async def _put_manifests(
                 answer.raise_for_status()
 
         await asyncio.gather(*(put(tag) for tag in tags))
+
+
+def list_tags(registry: LocalRegistry, repository: str) -> list[str]:
+    """The tags of ``repository`` (none when the registry does not know it)."""
+    with registry.http() as http:
+        answer = http.get(f"/v2/{repository}/tags/list")
+    if answer.status_code == 404:
+        return []
+    answer.raise_for_status()
+    return sorted(answer.json().get("tags") or [])
