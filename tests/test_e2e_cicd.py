@@ -111,6 +111,8 @@ def env(tmp_path_factory: pytest.TempPathFactory, busybox_image: str) -> Iterato
             root, dev_port=base, staging_port=base + 100, image=f"{image}:{FIRST_APP_TAG}", prefix=prefix
         )
         add_ci(gitops, {**replace, APP_SOURCE_URL: app.url, **WEBHOOK_ONLY})
+        # Scans far apart: the pipeline's push must wake the ImageRepository for the test to pass in time.
+        gitops.edit("clusters/local/images.yaml", "interval: 1m\n  insecure", "interval: 10m\n  insecure")
         gitops.commit("CI: build the app on each push, deploy its newest image")
         data_dir = root / "data"
         gitferry = [sys.executable, "-m", "gitferry", "--data-dir", str(data_dir), "--no-tls-verify"]

@@ -432,3 +432,19 @@ def test_real_unreachable_port() -> None:
         real(lambda c: c.list_tags(image), retries=1)
     message = str(caught.value)
     assert "cannot reach registry 127.0.0.1:" in message and image in message and "2 attempts" in message
+
+
+@pytest.mark.parametrize(
+    ("reference", "repository"),
+    [
+        ("127.0.0.1:5000/team/app:main-abc-1", "127.0.0.1:5000/team/app"),
+        ("127.0.0.1:5000/team/app:1.0@sha256:" + "a" * 64, "127.0.0.1:5000/team/app"),
+        ("127.0.0.1:5000/team/app", "127.0.0.1:5000/team/app"),
+        ("app:1.0", "docker.io/library/app"),
+        ("Not An Image", None),
+    ],
+)
+def test_repository_of_what_a_build_pushed(reference: str, repository: str | None) -> None:
+    """What a pipeline reports as IMAGE_URL, reduced to the repository an ImageRepository scans."""
+    found = references.repository_of(reference)
+    assert (str(found) if found else None) == repository

@@ -31,6 +31,7 @@ log = logging.getLogger("gitferry.pipelineruns")
 
 Value = variables.Value
 RESULTS_PATH = "/tekton/results"
+IMAGE_URL_RESULT = "IMAGE_URL"
 LOG_FLUSH_SECONDS = 0.25
 
 
@@ -39,6 +40,8 @@ class Settings:
     data_dir: Path
     tls_verify: bool = True
     concurrency: int = 4  # tasks running at once across all runs
+    # Told the IMAGE_URL of every task that reports one (Tekton's convention for "this image was pushed").
+    on_image_pushed: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -356,6 +359,9 @@ class Execution:
         if failed:
             reason = "Cancelled" if self.cancel.is_set() else "Failed"
             return _TaskOutcome(graph.TaskState.FAILED, reason, failed, results)
+        pushed = results.get(IMAGE_URL_RESULT)
+        if isinstance(pushed, str) and self.settings.on_image_pushed is not None:
+            self.settings.on_image_pushed(pushed)
         return _TaskOutcome(graph.TaskState.SUCCEEDED, "Succeeded", "", results)
 
     def _task_workspaces(self, planned: PlannedTask) -> dict[str, tuple[Path, tekton.WorkspaceDeclaration]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from gitferry.api.manifests import Manifest, Resource
 from gitferry.clock import Clock, SystemClock
 from gitferry.controllers.pipelineruns import RunManager, Settings
 from gitferry.controllers.statuses import same_apart_from_times
+from gitferry.registry.references import repository_of
 from gitferry.store.runs import PipelineRuns
 from gitferry.store.sqlite import Store
 from gitferry.targets.base import Target
@@ -41,15 +43,33 @@ class World:
     pipeline_concurrency: int = 4
     # Where 'gitferry up' serves webhooks (http://127.0.0.1:PORT), so statuses can say the full URL.
     http_address: str | None = None
+    # Set by the reactor: reconcile an object soon, e.g. the ImageRepositories of an image a pipeline pushed.
+    wake: Callable[[ObjectKey], bool] | None = None
     _pipelines: RunManager | None = field(default=None, init=False, repr=False)
 
     @property
     def pipelines(self) -> RunManager:
         """The pipeline runs of this process, made on first use."""
         if self._pipelines is None:
-            settings = Settings(self.data_dir, tls_verify=self.tls_verify, concurrency=self.pipeline_concurrency)
+            settings = Settings(
+                self.data_dir,
+                tls_verify=self.tls_verify,
+                concurrency=self.pipeline_concurrency,
+                on_image_pushed=self.image_pushed,
+            )
             self._pipelines = RunManager(PipelineRuns(self.store), settings)
         return self._pipelines
+
+    def image_pushed(self, reference: str) -> None:
+        """A pipeline pushed ``reference``: the ImageRepositories scanning its repository look now,
+        instead of at their next interval (a registry cannot call a webhook)."""
+        pushed = repository_of(reference)
+        if pushed is None or self.wake is None:
+            return
+        for stored in self.store.list_objects("ImageRepository"):
+            image = (stored.manifest.get("spec") or {}).get("image")
+            if isinstance(image, str) and repository_of(image) == pushed:
+                self.wake(stored.key)
 
     @property
     def storage(self) -> Path:

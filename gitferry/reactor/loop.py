@@ -69,6 +69,7 @@ class Reactor:
     def __init__(self, world: World, *, concurrency: int = 4, idle_start: bool = False) -> None:
         """``idle_start``: objects wait for a request instead of running at once (one-shot CLI use)."""
         self.world = world
+        world.wake = self.nudge
         self._idle_start = idle_start
         self.states: dict[ObjectKey, _State] = {}
         self._objects: dict[ObjectKey, StoredObject] = {}

@@ -85,6 +85,16 @@ def parse_image(image: str) -> ImageReference:
     return ImageReference(registry, path)
 
 
+def repository_of(reference: str) -> ImageReference | None:
+    """The repository of ``name[:tag][@digest]``, as a build reports what it pushed; None if not an image."""
+    name = reference.strip().split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    try:
+        return parse_image(head + slash + last.split(":", 1)[0])
+    except RegistryError:
+        return None
+
+
 def check_tag(image: str, tag: str) -> str:
     """Return ``tag`` if it is a valid tag or digest; it goes into a URL path, so nothing else may."""
     if not _TAG_OR_DIGEST.match(tag):
