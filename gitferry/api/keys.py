@@ -16,6 +16,11 @@ def timestamp(moment: datetime | None = None) -> str:
     return (moment or now()).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def precise_timestamp(moment: datetime | None = None) -> str:
+    """RFC 3339 in UTC with milliseconds: pipeline steps often take less than a second."""
+    return (moment or now()).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @dataclass(frozen=True, order=True)
 class ObjectKey:
     """Identity of an object: kind, namespace and name. Printed as ``Kind/namespace/name``."""

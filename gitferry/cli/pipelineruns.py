@@ -32,7 +32,10 @@ def _duration(started: str, finished: str) -> str:
         return "---"
     begin = datetime.fromisoformat(started.replace("Z", "+00:00"))
     end = datetime.fromisoformat(finished.replace("Z", "+00:00")) if finished else datetime.now(begin.tzinfo)
-    seconds = int((end - begin).total_seconds())
+    elapsed = (end - begin).total_seconds()
+    if elapsed < 10:
+        return f"{elapsed:.1f}s"
+    seconds = int(elapsed)
     return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
 
 
@@ -86,7 +89,7 @@ def describe(name: Name = None, last: Annotated[bool, typer.Option("--last", hel
         table.add_column(column, overflow="fold")
     steps = store.steps(run.name)
     for task in store.tasks(run.name):
-        results = ", ".join(f"{k}={str(v)[:40]}" for k, v in task.results.items())
+        results = ", ".join(f"{k}={v}" for k, v in task.results.items())  # whole: the column folds
         detail = task.message or results
         name_shown = f"{task.task} (finally)" if task.is_finally else task.task
         table.add_row(name_shown, "", _status(task.status), task.reason, _duration(task.started, task.finished),

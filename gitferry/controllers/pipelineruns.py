@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gitferry.api import tekton
-from gitferry.api.keys import timestamp
+from gitferry.api.keys import precise_timestamp as timestamp
 from gitferry.errors import GitferryError, InvalidObjectError
 from gitferry.pipelines import builtins, containers, graph, variables
 from gitferry.pipelines.resolution import Plan, PlannedTask, task_params

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitferry.api.keys import timestamp
+from gitferry.api.keys import precise_timestamp as timestamp
 from gitferry.store.sqlite import Store
 
 # Statuses, as tkn shows them.
