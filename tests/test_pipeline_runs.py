@@ -350,28 +350,34 @@ def test_runs_cut_off_by_a_dead_process_are_marked_failed(runner: Runner) -> Non
     assert runner.store.tasks("ghost")[0].status == records.FAILED
 
 
-def test_concurrency_limit_queues_runs_of_one_repository_in_order(tmp_path: Path, busybox_image: str) -> None:
-    """Pipelines-as-Code's concurrency_limit: the second run waits Pending until the first ends; a queued
-    run that is cancelled ends at once without running anything."""
-    store = records.PipelineRuns(Store(tmp_path / "state.db"))
+def one_step_run(image: str, script: str) -> tekton.PipelineRun:
+    """A PipelineRun (generateName ``ci-``) of one task ``work`` whose step runs ``script``."""
     docs = load_documents(pipeline_run(f"""\
         tasks:
           - name: work
             taskSpec:
               steps:
-                - name: sleep
-                  image: {busybox_image}
-                  script: sleep 1
+                - name: step
+                  image: {image}
+                  script: {script}
         """), "ci.yaml")  # fmt: skip
     run = tekton.parse_tekton(docs[0], "ci.yaml")
     assert isinstance(run, tekton.PipelineRun)
+    return run
+
+
+async def no_clone(url: str, revision: str, dest: Path) -> None:
+    raise AssertionError("no clone expected")
+
+
+def test_concurrency_limit_queues_runs_of_one_repository_in_order(tmp_path: Path, busybox_image: str) -> None:
+    """Pipelines-as-Code's concurrency_limit: the second run waits Pending until the first ends; a queued
+    run that is cancelled ends at once without running anything."""
+    store = records.PipelineRuns(Store(tmp_path / "state.db"))
+    run = one_step_run(busybox_image, "sleep 1")
 
     async def go() -> list[str]:
         manager = RunManager(store, Settings(tmp_path / "data", tls_verify=False))
-
-        async def no_clone(url: str, revision: str, dest: Path) -> None:
-            raise AssertionError("no clone expected")
-
         names = [
             manager.start(
                 run, lambda r: plan(r, pipelines={}, tasks={}), clone=no_clone, repository="ns/app", concurrency_limit=1
@@ -388,7 +394,32 @@ def test_concurrency_limit_queues_runs_of_one_repository_in_order(tmp_path: Path
         return names
 
     first, second, third = (store.get(n) for n in asyncio.run(go()))
+    assert first is not None and first.pipeline == "ci", first  # an embedded spec: the run's name as written
     assert first is not None and second is not None and third is not None
     assert (first.status, second.status, third.status) == (records.SUCCEEDED, records.SUCCEEDED, records.CANCELLED)
     assert second.started >= first.finished, (first, second)
     assert [t.status for t in store.tasks(third.name)] in ([], [records.SKIPPED]), store.tasks(third.name)
+
+
+def test_max_keep_runs_deletes_older_finished_runs_with_their_logs(tmp_path: Path, busybox_image: str) -> None:
+    """Pipelines-as-Code's max-keep-runs: once a run succeeds, only the newest ``keep`` finished runs of
+    its pipeline from that repository stay; another repository's runs are not touched."""
+    store = records.PipelineRuns(Store(tmp_path / "state.db"))
+    run = one_step_run(busybox_image, "echo built")
+
+    async def go() -> list[str]:
+        manager = RunManager(store, Settings(tmp_path / "data", tls_verify=False))
+        names = []
+        for repository in ("ns/app", "ns/app", "ns/other", "ns/app"):
+            name = manager.start(
+                run, lambda r: plan(r, pipelines={}, tasks={}), clone=no_clone, repository=repository, keep=2
+            )
+            assert await manager.wait(name) == records.SUCCEEDED
+            names.append(name)
+        return names
+
+    oldest, second, other, newest = asyncio.run(go())
+    assert store.get(oldest) is None and store.logs(oldest) == [] and store.tasks(oldest) == []
+    assert [r.name for r in store.recent(repository="ns/app")] == [newest, second]
+    assert [line.line for line in store.logs(newest)] == ["built"]
+    assert store.get(other) is not None

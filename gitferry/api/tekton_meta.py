@@ -132,6 +132,11 @@ class TektonObjectMeta(Model):
         return self
 
     @property
+    def origin_name(self) -> str:
+        """The name as written in the file: ``generateName`` without its dash, else the name."""
+        return self.generate_name.rstrip("-") or self.name
+
+    @property
     def display_name(self) -> str:
         """The name, or ``prefix*`` for an object that is named when created."""
         return self.name or f"{self.generate_name}*"

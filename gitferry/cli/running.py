@@ -32,6 +32,9 @@ from gitferry.store.sqlite import Store
 
 def up(
     concurrency: Annotated[int, typer.Option(help="Reconciles that may run at once.")] = 4,
+    task_concurrency: Annotated[
+        int, typer.Option(min=1, help="Pipeline tasks that may run at once, across all pipeline runs.")
+    ] = 4,
     http_port: Annotated[
         int,
         typer.Option(
@@ -50,10 +53,10 @@ def up(
         if not store.list_objects():
             raise fail("nothing to reconcile: run 'gitferry bootstrap --url ... --branch ... --path ...' first")
         console.print(f"gitferry up: data in {settings.data_dir}; Ctrl-C stops (running containers keep running)")
-        asyncio.run(_up(concurrency, live, http_port))
+        asyncio.run(_up(concurrency, task_concurrency, live, http_port))
 
 
-async def _up(concurrency: int, live: bool, http_port: int) -> None:
+async def _up(concurrency: int, task_concurrency: int, live: bool, http_port: int) -> None:
     from gitferry.reactor import control
     from gitferry.reactor.loop import Reactor
     from gitferry.server.app import create_app
@@ -61,6 +64,7 @@ async def _up(concurrency: int, live: bool, http_port: int) -> None:
 
     store = open_store()
     world = make_world(store)
+    world.pipeline_concurrency = task_concurrency
     reactor = Reactor(world, concurrency=concurrency)
     try:
         http = HttpServer(create_app(reactor), http_port)

@@ -15,7 +15,7 @@ import secrets
 import shutil
 import string
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -560,11 +560,13 @@ class RunManager:
         revision: str = "",
         trigger: str = "manual",
         concurrency_limit: int | None = None,
+        keep: int | None = None,
     ) -> str:
         """Record the run and start it; a run whose plan is invalid is recorded as Failed with the reason.
 
         With ``concurrency_limit``, at most that many runs of ``repository`` execute at once; the
-        others stay Pending until one ends, and start in the order they came.
+        others stay Pending until one ends, and start in the order they came. With ``keep``, a run
+        that succeeds deletes the older finished runs of its pipeline from ``repository`` beyond it.
         """
         named = run.named(run_name(run, self.store.exists))
         name = named.metadata.name
@@ -573,7 +575,7 @@ class RunManager:
             plan = plan_of(named)
             pipeline = plan.pipeline_name
         except GitferryError as e:
-            pipeline = named.spec.pipeline_ref.name if named.spec.pipeline_ref else name
+            pipeline = named.spec.pipeline_ref.name if named.spec.pipeline_ref else named.metadata.origin_name
             self.store.create(name, named.metadata.namespace, pipeline, manifest, repository=repository,
                               revision=revision, trigger=trigger)  # fmt: skip
             self.store.update_run(name, records.FAILED, reason="Invalid", message=str(e), finished=timestamp())
@@ -588,10 +590,18 @@ class RunManager:
         queue = None
         if concurrency_limit is not None:
             queue = self._queues.setdefault((repository, concurrency_limit), asyncio.Semaphore(concurrency_limit))
-        task = asyncio.create_task(_queued(execution, queue))
+        task = asyncio.create_task(self._finish(_queued(execution, queue), repository, pipeline, keep))
         self.active[name] = (task, cancel)
         task.add_done_callback(lambda _: self.active.pop(name, None))
         return name
+
+    async def _finish(self, running: Awaitable[str], repository: str, pipeline: str, keep: int | None) -> str:
+        status = await running
+        if keep is not None and status == records.SUCCEEDED:
+            pruned = self.store.prune(repository, pipeline, keep)
+            if pruned:
+                log.info("pipeline %s of %s: kept %d runs, deleted %s", pipeline, repository, keep, ", ".join(pruned))
+        return status
 
     async def wait(self, name: str) -> str | None:
         entry = self.active.get(name)

@@ -126,8 +126,11 @@ async def _on_push(repo: Repository, world: World, mirror: Mirror, branch: str) 
     pipelines = {o.metadata.name: o for o in objects if isinstance(o, tekton.Pipeline)}
     runs = [o for o in objects if isinstance(o, tekton.PipelineRun)]
     chosen = [r for r in runs if triggers.runs_on_push(r.metadata.annotations, branch)]
+    # Checked for every run before any starts: a bad annotation starts nothing, like a bad file.
+    keeps = [triggers.max_keep_runs(r.metadata.annotations, f"PipelineRun {r.metadata.display_name} at {where}")
+             for r in chosen]  # fmt: skip
     names = []
-    for run in chosen:
+    for run, keep in zip(chosen, keeps, strict=True):
         name = world.pipelines.start(
             run.model_copy(update={"metadata": run.metadata.model_copy(update={"namespace": repo.metadata.namespace})}),
             lambda r: plan(r, pipelines=pipelines, tasks=tasks),
@@ -136,6 +139,7 @@ async def _on_push(repo: Repository, world: World, mirror: Mirror, branch: str) 
             revision=commit,
             trigger="push",
             concurrency_limit=repo.spec.concurrency_limit,
+            keep=keep,
         )
         names.append(name)
     detail = ", ".join(names) if names else f"no PipelineRun in {TEKTON_FOLDER}/ is for a push to {branch}"

@@ -92,8 +92,8 @@ def plan(
 def _pipeline(
     run: tekton.PipelineRun, pipelines: Mapping[str, tekton.Pipeline], where: str
 ) -> tuple[str, tekton.PipelineSpec]:
-    if run.spec.pipeline_spec is not None:
-        return run.metadata.display_name, run.spec.pipeline_spec
+    if run.spec.pipeline_spec is not None:  # recorded under the run's name as written, e.g. "app-push"
+        return run.metadata.origin_name, run.spec.pipeline_spec
     ref = run.spec.pipeline_ref
     assert ref is not None  # the model requires pipelineRef or pipelineSpec
     found = pipelines.get(ref.name)

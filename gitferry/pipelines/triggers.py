@@ -5,6 +5,7 @@ A PipelineRun in the repository's ``.tekton/`` folder runs on a push when its an
 (glob patterns; ``refs/heads/main`` works too). ``{{ revision }}``-style placeholders in the file are
 filled in before it is parsed. A commit message with ``[skip ci]``, ``[ci skip]``, ``[skip tkn]`` or
 ``[tkn skip]`` starts nothing, so the image automation's own commits never start a loop.
+``.../max-keep-runs: "5"`` keeps the five newest finished runs of that PipelineRun once one succeeds.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from gitferry.errors import InvalidObjectError
 
 PAC = "pipelinesascode.tekton.dev/"
 ON_EVENT = PAC + "on-event"
@@ -70,6 +73,16 @@ def runs_on_push(annotations: Mapping[str, str], branch: str) -> bool:
         return False
     patterns = annotation_list(annotations.get(ON_TARGET_BRANCH, ""))
     return any(fnmatch.fnmatchcase(branch, p.removeprefix("refs/heads/")) for p in patterns)
+
+
+def max_keep_runs(annotations: Mapping[str, str], where: str) -> int | None:
+    """How many finished runs of this PipelineRun to keep (PaC's ``max-keep-runs``); None keeps all."""
+    text = annotations.get(MAX_KEEP_RUNS)
+    if text is None:
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise InvalidObjectError(f"{where}: field metadata.annotations[{MAX_KEEP_RUNS}]: {text!r} is not a number >= 1")
+    return int(text)
 
 
 def fill(text: str, variables: Mapping[str, str]) -> str:

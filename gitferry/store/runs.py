@@ -190,6 +190,24 @@ class PipelineRuns:
                 [(run, task, step, line) for line in lines],
             )
 
+    def prune(self, repository: str, pipeline: str, keep: int) -> list[str]:
+        """Delete the finished runs of ``pipeline`` from ``repository`` but the ``keep`` newest, with
+        their tasks, steps and logs (runs in progress are never touched); the names deleted."""
+        finished = sorted(FINISHED)
+        marks = ",".join("?" * len(finished))
+        rows = self.store.read(
+            f"SELECT name FROM pipeline_runs WHERE repository=? AND pipeline=? AND status IN ({marks})"
+            " ORDER BY created DESC, rowid DESC",
+            (repository, pipeline, *finished),
+        )
+        doomed = [row[0] for row in rows[keep:]]
+        with self.store.transaction() as db:
+            for name in doomed:
+                for table in ("step_logs", "step_runs", "task_runs"):
+                    db.execute(f"DELETE FROM {table} WHERE run=?", (name,))
+                db.execute("DELETE FROM pipeline_runs WHERE name=?", (name,))
+        return doomed
+
     def mark_interrupted(self) -> list[str]:
         """Runs left Pending or Running by a process that died: Failed, with their open tasks and steps."""
         open_runs = [
