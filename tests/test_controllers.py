@@ -239,6 +239,15 @@ def test_unknown_kind_names_the_kind_and_file(cluster: Cluster) -> None:
     assert "Frobnicator" in text and "apps/odd.yaml" in text
 
 
+def test_a_kind_named_like_ours_from_another_api_group_is_not_taken_for_ours(cluster: Cluster) -> None:
+    """Another project's ``Repository`` is a workload for the target (unknown to podman), not a
+    Pipelines-as-Code Repository with a missing ``spec.url``."""
+    odd = "apiVersion: example.com/v1\nkind: Repository\nmetadata:\n  name: x\nspec: {}\n"
+    text = _broken(cluster, {"apps/odd.yaml": odd}, "foreign Repository")
+    assert "Repository/dev/x: kind 'Repository' is not a Kubernetes kind the podman target knows" in text, text
+    assert "spec.url" not in text
+
+
 def test_failing_kustomize_build_gives_kustomizes_reason(cluster: Cluster) -> None:
     text = _broken(cluster, {"apps/kustomization.yaml": "resources:\n- web.yaml\n- missing.yaml\n"}, "missing file")
     assert "missing.yaml" in text

@@ -26,6 +26,24 @@ PARSERS: dict[str, Callable[[dict[str, Any], str], Model]] = {
     "Receiver": parse_receiver,
 }
 SELF_MANAGED_KINDS = frozenset(PARSERS)
+# The API group of each: a kind of the same name from another group (kustomize's own
+# Kustomization, another project's Repository) is not ours and goes to the target like any other.
+API_GROUPS = {
+    "GitRepository": "source.toolkit.fluxcd.io",
+    "Kustomization": "kustomize.toolkit.fluxcd.io",
+    "ImageRepository": "image.toolkit.fluxcd.io",
+    "ImagePolicy": "image.toolkit.fluxcd.io",
+    "ImageUpdateAutomation": "image.toolkit.fluxcd.io",
+    "Repository": "pipelinesascode.tekton.dev",
+    "Receiver": "notification.toolkit.fluxcd.io",
+}
+assert set(API_GROUPS) == SELF_MANAGED_KINDS
+
+
+def is_self_managed(obj: dict[str, Any]) -> bool:
+    """Whether gitferry stores and reconciles ``obj`` itself: its kind and its API group are ours."""
+    kind = str(obj.get("kind", ""))
+    return kind in API_GROUPS and str(obj.get("apiVersion", "")).partition("/")[0] == API_GROUPS[kind]
 
 
 def parse_object(obj: dict[str, Any], origin: str = "") -> Model:

@@ -6,12 +6,13 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from gitferry.api.catalog import is_self_managed
 from gitferry.api.keys import ObjectKey
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
 from gitferry.api.manifests import Resource, dump_documents
 from gitferry.controllers import kustomization
 from gitferry.controllers.gitrepository import artifact_from_status
-from gitferry.controllers.world import SELF_MANAGED_KINDS, World
+from gitferry.controllers.world import World
 from gitferry.errors import DependencyNotReadyError
 from gitferry.store.sqlite import StoredObject
 
@@ -46,13 +47,13 @@ async def diff(world: World, stored: StoredObject) -> str:
     if artifact is None:
         raise DependencyNotReadyError(f"source {ks.source_key()} has no artifact yet: reconcile it first")
     desired = [m.obj for m in await kustomization.render(ks, world, artifact.path, artifact.digest)]
-    workloads = [o for o in desired if o.get("kind") not in SELF_MANAGED_KINDS]
+    workloads = [o for o in desired if not is_self_managed(o)]
     keys = [ObjectKey.of(o) for o in workloads]
     live = await world.target.live(kustomization.owner_of(ks.key), keys)
     out: list[str] = []
     for obj in desired:
         key = ObjectKey.of(obj)
-        if obj.get("kind") in SELF_MANAGED_KINDS:
+        if is_self_managed(obj):
             current = world.store.get_object(key)
             now: Resource | None = current.manifest if current and not current.deleted else None
             want = obj if now is None else project(obj, now)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gitferry.api.catalog import parse_object
+from gitferry.api.catalog import is_self_managed, parse_object
 from gitferry.api.keys import ObjectKey, timestamp
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
 from gitferry.api.manifests import Manifest, Resource
@@ -168,9 +168,8 @@ def _validate(ks: Kustomization, world: World, manifests: Sequence[Manifest]) ->
     Kustomization fails its parent (naming file and field) and the running child keeps its spec.
     """
     for manifest in manifests:
-        kind = manifest.obj.get("kind")
         try:
-            if kind in SELF_MANAGED_KINDS:
+            if is_self_managed(manifest.obj):
                 parse_object(manifest.obj, manifest.origin)
             else:
                 # Unknown kinds raise here; kinds the target cannot run are skipped and reported later.
@@ -194,8 +193,8 @@ async def _apply(
     owner = owner_id(key)
     started, started_at = time.monotonic(), timestamp()
     old_inventory = world.store.get_inventory(owner)
-    own = [m for m in manifests if m.obj.get("kind") in SELF_MANAGED_KINDS]
-    workloads = [o for o in objects if o.get("kind") not in SELF_MANAGED_KINDS]
+    own = [m for m in manifests if is_self_managed(m.obj)]
+    workloads = [o for o in objects if not is_self_managed(o)]
     options = ApplyOptions(force=ks.spec.force, timeout=ks.spec.timeout_seconds)
     try:
         # A set of only gitferry objects (a cluster's root) need not ask the target anything.
@@ -285,10 +284,14 @@ def _apply_own(manifests: Sequence[Manifest], owner: str, world: World) -> list[
 async def _prune(
     world: World, key: ObjectKey, gone: list[ObjectKey], inventory: dict[ObjectKey, Resource]
 ) -> list[ObjectKey]:
-    own = [k for k in gone if k.kind in SELF_MANAGED_KINDS]
+    def ours(k: ObjectKey) -> bool:
+        last = inventory.get(k)
+        return is_self_managed(last) if last is not None else k.kind in SELF_MANAGED_KINDS
+
+    own = [k for k in gone if ours(k)]
     for k in own:
         world.store.mark_deleted(k)
-    workloads = [k for k in gone if k.kind not in SELF_MANAGED_KINDS]
+    workloads = [k for k in gone if not ours(k)]
     removed = await world.target.prune(owner_of(key), workloads) if workloads else []
     # Objects the target no longer has are gone either way; the inventory must not keep them.
     return own + [k for k in workloads if k in removed or k not in inventory]
