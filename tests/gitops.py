@@ -17,10 +17,22 @@ from tests.conftest import ROOT, git
 EXAMPLE = ROOT / "examples" / "gitops-config"
 
 
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Below the kernel's ephemeral range: a connection to a port there that nobody listens on can be
+# given that same port as its source and connect to itself, echoing the request back.
+_PORTS = range(20000, min(_ephemeral_start(), 40000) - 200)
+
+
 def free_port_block(width: int = 3, spread: int = 100) -> int:
     """A base port P with P..P+width-1 and P+spread..P+spread+width-1 all free on 127.0.0.1."""
     for _ in range(200):
-        base = random.randrange(20000, 40000)
+        base = random.choice(_PORTS)
         ports = [base + i for i in range(width)] + [base + spread + i for i in range(width)]
         if all(_free(p) for p in ports):
             return base

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-import socket
 import subprocess
 import time
 import urllib.request
@@ -25,6 +23,7 @@ from gitferry.api.meta import ObjectKey
 from gitferry.errors import PodmanError
 from gitferry.targets.base import Applied, ApplyOptions, Owner
 from gitferry.targets.podman import PodmanTarget
+from tests.gitops import free_port_block
 
 pytestmark = pytest.mark.podman
 
@@ -32,17 +31,8 @@ SERVE = "mkdir -p /www && echo $MESSAGE from $HOSTNAME > /www/index.html && exec
 
 
 def free_ports(width: int) -> int:
-    """The first of ``width`` consecutive free loopback ports."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000 - width)
-        try:
-            for port in range(base, base + width):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no block of free ports")
+    """The first of ``width`` consecutive free loopback ports (below the ephemeral range)."""
+    return free_port_block(width)
 
 
 def http_get(port: int, deadline: float = 10.0) -> str | None:

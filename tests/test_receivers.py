@@ -216,9 +216,13 @@ async def served(cluster: Cluster) -> AsyncIterator[Served]:
     loop = asyncio.ensure_future(reactor.run(stop))
     transport = httpx.ASGITransport(app=create_app(reactor), client=("127.0.0.9", 5555))
     async with httpx.AsyncClient(transport=transport, base_url="http://gitferry") as client:
+        served = Served(cluster, reactor, client)
         try:
-            yield Served(cluster, reactor, client)
+            yield served
         finally:
+            # Let what the last request started finish: a git or kustomize process cut off by the
+            # stop would outlive this event loop.
+            await asyncio.wait_for(served.settle(), 30)
             stop.set()
             await loop
 
