@@ -198,3 +198,49 @@ def test_a_broken_tekton_file_starts_nothing_and_names_the_file_and_field(
     [run] = poll(cluster)
     assert (run.status, run.revision) == (records.SUCCEEDED, fixed), run.message
     assert cluster.ready(REPOSITORY) == (True, f"started {run.name}")
+
+
+TASK_RUN = """\
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  generateName: lint-
+  annotations:
+    pipelinesascode.tekton.dev/on-event: "[push]"
+    pipelinesascode.tekton.dev/on-target-branch: "[main]"
+spec:
+  params:
+    - {name: who, value: "a TaskRun at {{ revision }}"}
+  timeout: 1m
+  taskSpec:
+    params: [{name: who}]
+    steps:
+      - name: say
+        image: BUSYBOX
+        script: echo "hello from $(params.who)"
+"""
+
+
+def test_a_standalone_taskrun_in_tekton_runs_on_push_beside_the_pipelinerun(
+    tmp_path: Path, busybox_image: str, registry: local.LocalRegistry
+) -> None:
+    app = App(tmp_path, busybox_image, registry)
+    (app.work / ".tekton" / "lint.yaml").write_text(TASK_RUN.replace("BUSYBOX", busybox_image))
+    app.commit("1.0.0", "lint as a TaskRun")
+    (tmp_path / "gitops").mkdir()
+    cluster = Cluster(tmp_path / "gitops")
+    cluster.write({"clusters/local/app-repository.yaml": f"""\
+        apiVersion: pipelinesascode.tekton.dev/v1alpha1
+        kind: Repository
+        metadata: {{name: app, namespace: flux-system}}
+        spec: {{url: "file://{app.bare}"}}
+        """})  # fmt: skip
+    cluster.commit("watch the app repository")
+    cluster.run()
+    commit = app.commit("1.0.1", "Serve version 1.0.1")
+    runs = {r.pipeline: r for r in poll(cluster)}
+    assert set(runs) == {"app-push", "lint"}, runs
+    lint = runs["lint"]
+    assert (lint.status, lint.revision, lint.reason) == (records.SUCCEEDED, commit, "Succeeded"), lint.message
+    log = [f"[{line.task} : {line.step}] {line.line}" for line in records.PipelineRuns(cluster.store).logs(lint.name)]
+    assert log == [f"[task : say] hello from a TaskRun at {commit}"]

@@ -724,3 +724,33 @@ def test_unsupported_run_fields_and_workspace_sources() -> None:
         "spec.podTemplate",
         "spec.workspaces.0.configMap",
     ]
+
+
+def test_a_taskrun_becomes_a_one_task_pipelinerun_with_its_params_workspaces_and_timeout() -> None:
+    [doc] = load_documents(
+        """\
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  generateName: build-
+  annotations: {pipelinesascode.tekton.dev/on-event: "[push]"}
+spec:
+  taskRef: {name: builder}
+  params: [{name: image, value: registry/app}, {name: tags, value: [a, b]}]
+  workspaces: [{name: source, emptyDir: {}}, {name: cache, persistentVolumeClaim: {claimName: c}}]
+  timeout: 5m
+  retries: 2
+""",
+        "build.yaml",
+    )
+    task_run = tekton.parse_tekton(doc, "build.yaml")
+    assert isinstance(task_run, tekton.TaskRun)
+    run = task_run.as_pipeline_run()
+    assert (run.metadata.generate_name, run.metadata.annotations) == ("build-", {"pipelinesascode.tekton.dev/on-event": "[push]"})
+    spec = run.spec.pipeline_spec
+    assert spec is not None and [w.name for w in spec.workspaces] == ["source", "cache"]
+    [task] = spec.tasks
+    assert (task.name, task.referenced_task, task.retries, task.timeout) == ("builder", "builder", 2, "5m")
+    assert {p.name: p.value for p in task.params} == {"image": "registry/app", "tags": ["a", "b"]}
+    assert [(w.name, w.workspace) for w in task.workspaces] == [("source", "source"), ("cache", "cache")]
+    assert run.spec.workspace("cache") is not None and run.timeouts.pipeline_seconds == 300

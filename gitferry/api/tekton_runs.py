@@ -318,6 +318,34 @@ class TaskRun(Model):
         """This run with ``metadata.name`` set: how a run written with generateName is created."""
         return self.model_copy(update={"metadata": self.metadata.model_copy(update={"name": name})})
 
+    def as_pipeline_run(self) -> PipelineRun:
+        """This TaskRun as the PipelineRun of one pipeline task (named after its Task, else ``task``),
+        so one engine runs and records both. Params and workspaces pass through as they are; the
+        TaskRun's ``timeout`` bounds the task and the run; its annotations and name are kept."""
+        spec = self.spec
+
+        def dump(model: Model) -> dict[str, Any]:
+            return model.model_dump(by_alias=True, exclude_defaults=True)
+
+        task: dict[str, Any] = {
+            "name": (spec.task_ref.name if spec.task_ref is not None else "") or "task",
+            "params": [dump(p) for p in spec.params],
+            "workspaces": [{"name": w.name, "workspace": w.name} for w in spec.workspaces],
+            "retries": spec.retries,
+        }
+        if spec.task_ref is not None:
+            task["taskRef"] = dump(spec.task_ref)
+        elif spec.task_spec is not None:
+            task["taskSpec"] = dump(spec.task_spec)
+        run_spec: dict[str, Any] = {
+            "pipelineSpec": {"tasks": [task], "workspaces": [{"name": w.name} for w in spec.workspaces]},
+            "workspaces": [dump(w) for w in spec.workspaces],
+        }
+        if spec.timeout is not None:
+            task["timeout"] = spec.timeout
+            run_spec["timeouts"] = {"pipeline": spec.timeout}
+        return PipelineRun.model_validate({"metadata": dump(self.metadata), "spec": run_spec})
+
     def unsupported_fields(self) -> list[str]:
         out = set_fields(self.spec, TASK_RUN_UNSUPPORTED_FIELDS) + _binding_unsupported(self.spec.workspaces)
         if self.spec.task_ref is not None:

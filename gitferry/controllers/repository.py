@@ -1,5 +1,5 @@
 """Reconcile a Pipelines-as-Code ``Repository``: when a branch moved, run the ``.tekton/``
-PipelineRuns of its new commit that are meant for a push to that branch.
+PipelineRuns (and standalone TaskRuns) of its new commit that are meant for a push to that branch.
 
 The remote's branches are listed each poll (or at once, when a webhook asks); the first look only
 records them, as a webhook would only report pushes made after it was set up. A commit whose
@@ -125,6 +125,15 @@ async def _on_push(repo: Repository, world: World, mirror: Mirror, branch: str) 
     tasks = {o.metadata.name: o for o in objects if isinstance(o, tekton.Task)}
     pipelines = {o.metadata.name: o for o in objects if isinstance(o, tekton.Pipeline)}
     runs = [o for o in objects if isinstance(o, tekton.PipelineRun)]
+    # A standalone TaskRun runs too (Pipelines-as-Code starts only PipelineRuns), as a one-task PipelineRun.
+    for task_run in (o for o in objects if isinstance(o, tekton.TaskRun)):
+        if triggers.runs_on_push(task_run.metadata.annotations, branch):
+            unsupported = task_run.unsupported_fields()
+            if unsupported:
+                raise UnsupportedError(
+                    f"TaskRun {task_run.metadata.display_name} at {where}: not supported yet: {', '.join(unsupported)}"
+                )
+            runs.append(task_run.as_pipeline_run())
     chosen = [r for r in runs if triggers.runs_on_push(r.metadata.annotations, branch)]
     # Checked for every run before any starts: a bad annotation starts nothing, like a bad file.
     keeps = [triggers.max_keep_runs(r.metadata.annotations, f"PipelineRun {r.metadata.display_name} at {where}")
