@@ -746,7 +746,8 @@ spec:
     task_run = tekton.parse_tekton(doc, "build.yaml")
     assert isinstance(task_run, tekton.TaskRun)
     run = task_run.as_pipeline_run()
-    assert (run.metadata.generate_name, run.metadata.annotations) == ("build-", {"pipelinesascode.tekton.dev/on-event": "[push]"})
+    assert run.metadata.generate_name == "build-"
+    assert run.metadata.annotations == {"pipelinesascode.tekton.dev/on-event": "[push]"}
     spec = run.spec.pipeline_spec
     assert spec is not None and [w.name for w in spec.workspaces] == ["source", "cache"]
     [task] = spec.tasks
