@@ -106,6 +106,17 @@ def serve_registry(
     finally:
         server.terminate()
         server.wait(10)
+        remove_local_images(f"127.0.0.1:{port}/")  # what builds pushed here also sits in local storage
+
+
+def remove_local_images(prefix: str) -> None:
+    """Remove the images in local container storage whose name starts with ``prefix``."""
+    listed = subprocess.run(
+        ["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    doomed = [name for name in listed if name.startswith(prefix)]
+    if doomed:
+        subprocess.run(["podman", "rmi", "-f", *doomed], capture_output=True, check=False)
 
 
 def _wait_until_serving(port: int, server: subprocess.Popen[bytes], log: Path) -> None:

@@ -108,3 +108,4 @@ def test_a_pushed_image_is_committed_and_served(
         daemon.terminate()
         daemon.wait(30)
         remove_pods_with_prefix(prefix)
+        local.remove_local_images("localhost/gitferry-test/app:")
