@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from gitferry.cli import views
 from gitferry.cli.context import console, fail, open_store, settings
 from gitferry.reactor import control
 from gitferry.store import runs as records
@@ -27,23 +27,6 @@ def _store() -> records.PipelineRuns:
     return records.PipelineRuns(open_store())
 
 
-def _duration(started: str, finished: str) -> str:
-    if not started:
-        return "---"
-    begin = datetime.fromisoformat(started.replace("Z", "+00:00"))
-    end = datetime.fromisoformat(finished.replace("Z", "+00:00")) if finished else datetime.now(begin.tzinfo)
-    elapsed = (end - begin).total_seconds()
-    if elapsed < 10:
-        return f"{elapsed:.1f}s"
-    seconds = int(elapsed)
-    return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
-
-
-def _status(status: str) -> str:
-    style = {records.SUCCEEDED: "green", records.FAILED: "red", records.CANCELLED: "yellow"}.get(status)
-    return f"[{style}]{status}[/]" if style else status
-
-
 @pipelinerun_app.command(
     "list", help="Pipeline runs, newest first: name, pipeline, revision, started, duration, status."
 )
@@ -51,15 +34,7 @@ def list_runs(
     repository: Annotated[str | None, typer.Option(help="Only runs of this Repository (namespace/name).")] = None,
     limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20,
 ) -> None:
-    table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "PIPELINE", "REVISION", "STARTED", "DURATION", "STATUS"):
-        table.add_column(column, overflow="fold")
-    for run in _store().recent(repository=repository, limit=limit):
-        table.add_row(
-            run.name, run.pipeline, run.revision[:12], run.started or run.created, _duration(run.started, run.finished),
-            _status(run.status),
-        )  # fmt: skip
-    console.print(table)
+    console.print(views.runs_table(_store().recent(repository=repository, limit=limit)))
 
 
 def _pick(store: records.PipelineRuns, name: str | None, last: bool) -> records.RunRecord:
@@ -81,7 +56,9 @@ def describe(name: Name = None, last: Annotated[bool, typer.Option("--last", hel
     store = _store()
     run = _pick(store, name, last)
     console.print(f"Name: {run.name}   Pipeline: {run.pipeline}   Revision: {run.revision or '-'}")
-    console.print(f"Status: {_status(run.status)} ({run.reason})   Duration: {_duration(run.started, run.finished)}")
+    console.print(
+        f"Status: {views.run_status(run.status)} ({run.reason})   Duration: {views.duration(run.started, run.finished)}"
+    )
     if run.message:
         console.print(f"Message: {escape(run.message)}")
     table = Table(box=None, pad_edge=False)
@@ -92,12 +69,17 @@ def describe(name: Name = None, last: Annotated[bool, typer.Option("--last", hel
         results = ", ".join(f"{k}={v}" for k, v in task.results.items())  # whole: the column folds
         detail = task.message or results
         name_shown = f"{task.task} (finally)" if task.is_finally else task.task
-        table.add_row(name_shown, "", _status(task.status), task.reason, _duration(task.started, task.finished),
-                      escape(detail))  # fmt: skip
+        took = views.duration(task.started, task.finished)
+        table.add_row(name_shown, "", views.run_status(task.status), task.reason, took, escape(detail))
         for step in (s for s in steps if s.task == task.task):
             code = "" if step.exit_code is None else f"exit {step.exit_code}"
             table.add_row(
-                "", step.step, _status(step.status), step.reason, _duration(step.started, step.finished), code
+                "",
+                step.step,
+                views.run_status(step.status),
+                step.reason,
+                views.duration(step.started, step.finished),
+                code,
             )
     console.print(table)
     if run.results:
@@ -123,7 +105,7 @@ def logs(
         time.sleep(FOLLOW_POLL_SECONDS)
     final = store.get(run.name)
     if follow and final is not None:
-        console.print(f"PipelineRun {final.name}: {_status(final.status)} {escape(final.message)}")
+        console.print(f"PipelineRun {final.name}: {views.run_status(final.status)} {escape(final.message)}")
 
 
 @pipelinerun_app.command("cancel", help="Cancel a running PipelineRun: its steps are stopped, no finally task runs.")

@@ -27,6 +27,7 @@ from gitferry.cli.context import (
     settings,
 )
 from gitferry.errors import GitferryError
+from gitferry.store.runs import PipelineRuns
 from gitferry.store.sqlite import Store
 
 
@@ -124,6 +125,9 @@ def _status(store: Store) -> Group:
     for kind, title in _SHOWN.items():
         if kind in present:
             parts += [f"[bold]{title}[/bold]", views.objects_table(store, kind, None), ""]
+    runs = PipelineRuns(store).recent(limit=5)
+    if runs:
+        parts += ["[bold]Pipeline runs (newest first)[/bold]", views.runs_table(runs), ""]
     parts += ["[bold]Latest events[/bold]", views.events_table(store.events(limit=6))]
     return Group(*parts)
 

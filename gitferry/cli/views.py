@@ -1,14 +1,17 @@
-"""Tables and trees printed by ``get``, ``events`` and ``tree`` (flux's column layout)."""
+"""Tables and trees printed by ``get``, ``events``, ``tree`` (flux's column layout) and ``pipelinerun``
+(tkn's)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from rich.table import Table
 from rich.tree import Tree
 
 from gitferry.api.keys import ObjectKey
 from gitferry.controllers import statuses
+from gitferry.store import runs as records
 from gitferry.store.sqlite import Event, HistoryEntry, Store
 
 
@@ -92,3 +95,45 @@ def inventory_tree(store: Store, key: ObjectKey, seen: set[ObjectKey] | None = N
         else:
             root.add(f"{child.kind}/{child.namespace}/{child.name}")
     return root
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def duration(started: str, finished: str) -> str:
+    """How long a run, task or step took (so far, when it has not finished): tenths under 10 s."""
+    if not started:
+        return "---"
+    elapsed = ((_moment(finished) if finished else datetime.now(UTC)) - _moment(started)).total_seconds()
+    if elapsed < 10:
+        return f"{elapsed:.1f}s"
+    seconds = int(elapsed)
+    return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
+
+
+def age(moment: str) -> str:
+    """``12s ago``, ``5m ago``, ``3h ago``, then the date: as tkn shows when a run started."""
+    seconds = int((datetime.now(UTC) - _moment(moment)).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return moment[:10] if unit == "d" and seconds >= 7 * 86400 else f"{seconds // size}{unit} ago"
+    return f"{max(seconds, 0)}s ago"
+
+
+def run_status(status: str) -> str:
+    style = {records.SUCCEEDED: "green", records.FAILED: "red", records.CANCELLED: "yellow"}.get(status)
+    return f"[{style}]{status}[/]" if style else status
+
+
+def runs_table(runs: list[records.RunRecord]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("NAME", "PIPELINE", "REVISION", "STARTED", "DURATION", "STATUS"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        started = run.started or run.created
+        table.add_row(
+            run.name, run.pipeline, run.revision[:12], age(started) if started else "---",
+            duration(run.started, run.finished), run_status(run.status),
+        )  # fmt: skip
+    return table
