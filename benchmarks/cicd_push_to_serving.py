@@ -66,11 +66,9 @@ import copy
 import json
 import os
 import platform
-import re
 import secrets
 import shlex
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -87,7 +85,7 @@ from subprocess import DEVNULL
 from typing import Any
 
 # benchmarks/common.py: the scripts run from their own folder
-from common import TRACE_FLAG, Daemon, Tracer, git, log, ok, run_traced, table
+from common import TRACE_FLAG, Daemon, Tracer, describe_exec, git, log, ok, port_free, run_traced, table
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "localhost/gitferry-bench/web:1"  # FROM of the app, and the image of its lint and test steps
@@ -104,16 +102,6 @@ REPLACE = "pod stop -t 1 + pod rm + kube play -> serves"  # the floor's pod repl
 
 # ---------------------------------------------------------------------------------------------
 # the traced daemon: the real CLI with these steps timed (common.Tracer)
-
-
-def describe_exec(argv: Sequence[Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    words = [str(a) for a in argv]
-    pod = ""
-    stdin = kwargs.get("stdin")
-    if words[:3] == ["podman", "kube", "play"] and isinstance(stdin, str):
-        found = re.search(r"^kind: Pod\n(?:.*\n)*?^  name: (\S+)$", stdin, re.MULTILINE)
-        pod = found.group(1) if found else ""
-    return {"argv": words[:8], "pod": pod}
 
 
 def trace_gitferry(tracer: Tracer) -> None:
@@ -277,15 +265,6 @@ def receiver_of(folder: Path) -> tuple[str, str] | None:
             if any(r.get("kind") == "Repository" and r.get("name") == "app" for r in spec.get("resources") or []):
                 return doc["metadata"]["name"], spec["secretRef"]["name"]
     return None
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------

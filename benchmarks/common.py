@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +32,27 @@ def git(cwd: Path, *args: str) -> str:
         "GIT_COMMITTER_EMAIL": "bench@example.com",
     }
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def port_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:``port``."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def describe_exec(argv: Sequence[Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The span fields of a traced ``process.run``/``stream``: its argv, and the pod a kube play makes."""
+    words = [str(a) for a in argv]
+    pod = ""
+    stdin = kwargs.get("stdin")
+    if words[:3] == ["podman", "kube", "play"] and isinstance(stdin, str):
+        found = re.search(r"^kind: Pod\n(?:.*\n)*?^  name: (\S+)$", stdin, re.MULTILINE)
+        pod = found.group(1) if found else ""
+    return {"argv": words[:8], "pod": pod}
 
 
 def log(text: str) -> None:

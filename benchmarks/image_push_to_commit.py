@@ -71,7 +71,7 @@ from pathlib import Path
 from typing import Any
 
 # benchmarks/common.py: the scripts run from their own folder
-from common import Daemon, Tracer, git, log, ok, run_traced, table
+from common import Daemon, Tracer, describe_exec, git, log, ok, run_traced, table
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "bench/web"
@@ -100,10 +100,6 @@ exec {podman} "$@"
 
 # ---------------------------------------------------------------------------------------------
 # the traced daemon: the real CLI with these steps timed (common.Tracer)
-
-
-def describe_exec(argv: Sequence[Any], **kwargs: Any) -> dict[str, Any]:
-    return {"argv": [str(a) for a in argv][:6]}
 
 
 def trace_gitferry(tracer: Tracer) -> None:

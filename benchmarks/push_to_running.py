@@ -32,7 +32,6 @@ import platform
 import random
 import re
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -48,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 # benchmarks/common.py: the scripts run from their own folder
-from common import Daemon, Tracer, git, log, ok, run_traced, table
+from common import Daemon, Tracer, describe_exec, git, log, ok, port_free, run_traced, table
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "gitops-config"
@@ -73,16 +72,6 @@ TARGET_OVERHEAD = 0.5  # seconds
 # the traced daemon: the real CLI with these steps timed (common.Tracer)
 
 
-def describe_exec(argv: Sequence[Any], **kwargs: Any) -> dict[str, Any]:
-    args = [str(a) for a in argv]
-    pod = ""
-    stdin = kwargs.get("stdin")
-    if args[:3] == ["podman", "kube", "play"] and isinstance(stdin, str):
-        found = re.search(r"^kind: Pod\n(?:.*\n)*?^  name: (\S+)$", stdin, re.MULTILINE)
-        pod = found.group(1) if found else ""
-    return {"argv": args[:8], "pod": pod}
-
-
 def trace_gitferry(tracer: Tracer) -> None:
     """Time gitferry's subprocesses, reconciles and their render, apply and health steps."""
     from gitferry import process
@@ -105,15 +94,6 @@ def trace_gitferry(tracer: Tracer) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # helpers: git, ports, HTTP, podman
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def free_ports() -> tuple[int, int, int]:
