@@ -135,6 +135,7 @@ def _status(store: Store) -> Group:
 _INSTALL = {
     "git": "apt-get install git",
     "podman": "apt-get install podman runc catatonit (and set CONTAINERS_CONF, see README)",
+    "buildah": "apt-get install buildah (the built-in build-image pipeline task builds with it)",
     "kubectl": "install kubectl (its 'kubectl kustomize' is real kustomize) or a kustomize binary",
 }
 
