@@ -49,6 +49,8 @@ for line in sys.stdin:
 
 def _hooks_dir(git_dir: Path) -> Path:
     """Where git runs this repository's hooks (core.hooksPath respected), bare or not."""
+    if not git_dir.is_dir():
+        raise fail(f"{git_dir} is not a directory")
     found = subprocess.run(
         ["git", "rev-parse", "--git-path", "hooks"], cwd=git_dir, capture_output=True, text=True, check=False
     )
