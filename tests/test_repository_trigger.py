@@ -10,7 +10,6 @@ the commit. A ``[skip ci]`` commit starts nothing.
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +101,21 @@ class App:
         return git(self.work, "rev-parse", "HEAD").strip()
 
 
+def watching(tmp_path: Path, app: App) -> Cluster:
+    """A GitOps repository whose Repository ``app`` watches ``app``, after its first look (branches recorded)."""
+    (tmp_path / "gitops").mkdir()
+    cluster = Cluster(tmp_path / "gitops")
+    cluster.write({"clusters/local/app-repository.yaml": f"""\
+        apiVersion: pipelinesascode.tekton.dev/v1alpha1
+        kind: Repository
+        metadata: {{name: app, namespace: flux-system}}
+        spec: {{url: "file://{app.bare}"}}
+        """})  # fmt: skip
+    cluster.commit("watch the app repository")
+    cluster.run()
+    return cluster
+
+
 def poll(cluster: Cluster) -> list[records.RunRecord]:
     """Reconcile the Repository now, wait for the runs it starts, and return them."""
 
@@ -121,22 +135,7 @@ def test_a_push_runs_clone_test_and_build_and_the_image_lands_in_the_registry(
     tmp_path: Path, busybox_image: str, registry: local.LocalRegistry
 ) -> None:
     app = App(tmp_path, busybox_image, registry)
-    (tmp_path / "gitops").mkdir()
-    cluster = Cluster(tmp_path / "gitops")
-    repository = f"""\
-        apiVersion: pipelinesascode.tekton.dev/v1alpha1
-        kind: Repository
-        metadata:
-          name: app
-          namespace: flux-system
-          annotations:
-            gitferry.io/poll-interval: 5s
-        spec:
-          url: file://{app.bare}
-        """
-    cluster.write({"clusters/local/app-repository.yaml": repository})
-    cluster.commit("watch the app repository")
-    cluster.run()
+    cluster = watching(tmp_path, app)
     ready, message = cluster.ready(REPOSITORY)
     assert ready is True and "watching 1 branches" in message, message
     assert poll(cluster) == []  # nothing moved
@@ -164,25 +163,7 @@ def test_a_broken_tekton_file_starts_nothing_and_names_the_file_and_field(
     tmp_path: Path, busybox_image: str, registry: local.LocalRegistry
 ) -> None:
     app = App(tmp_path, busybox_image, registry)
-    (tmp_path / "gitops").mkdir()
-    cluster = Cluster(tmp_path / "gitops")
-    cluster.write(
-        {
-            "clusters/local/app-repository.yaml": textwrap.dedent(
-                f"""\
-                apiVersion: pipelinesascode.tekton.dev/v1alpha1
-                kind: Repository
-                metadata:
-                  name: app
-                  namespace: flux-system
-                spec:
-                  url: file://{app.bare}
-                """
-            )
-        }
-    )
-    cluster.commit("watch the app repository")
-    cluster.run()
+    cluster = watching(tmp_path, app)
     text = (app.work / ".tekton" / "push.yaml").read_text().replace("runAfter: [clone]", "runAfter: [clon]")
     (app.work / ".tekton" / "push.yaml").write_text(text)
     commit = app.commit("1.0.1", "typo in the pipeline")
@@ -227,16 +208,7 @@ def test_a_standalone_taskrun_in_tekton_runs_on_push_beside_the_pipelinerun(
     app = App(tmp_path, busybox_image, registry)
     (app.work / ".tekton" / "lint.yaml").write_text(TASK_RUN.replace("BUSYBOX", busybox_image))
     app.commit("1.0.0", "lint as a TaskRun")
-    (tmp_path / "gitops").mkdir()
-    cluster = Cluster(tmp_path / "gitops")
-    cluster.write({"clusters/local/app-repository.yaml": f"""\
-        apiVersion: pipelinesascode.tekton.dev/v1alpha1
-        kind: Repository
-        metadata: {{name: app, namespace: flux-system}}
-        spec: {{url: "file://{app.bare}"}}
-        """})  # fmt: skip
-    cluster.commit("watch the app repository")
-    cluster.run()
+    cluster = watching(tmp_path, app)
     commit = app.commit("1.0.1", "Serve version 1.0.1")
     runs = {r.pipeline: r for r in poll(cluster)}
     assert set(runs) == {"app-push", "lint"}, runs
@@ -244,3 +216,17 @@ def test_a_standalone_taskrun_in_tekton_runs_on_push_beside_the_pipelinerun(
     assert (lint.status, lint.revision, lint.reason) == (records.SUCCEEDED, commit, "Succeeded"), lint.message
     log = [f"[{line.task} : {line.step}] {line.line}" for line in records.PipelineRuns(cluster.store).logs(lint.name)]
     assert log == [f"[task : say] hello from a TaskRun at {commit}"]
+
+
+def test_a_cel_trigger_is_reported_not_ignored(
+    tmp_path: Path, busybox_image: str, registry: local.LocalRegistry
+) -> None:
+    app = App(tmp_path, busybox_image, registry)
+    cluster = watching(tmp_path, app)
+    text = (app.work / ".tekton" / "push.yaml").read_text()
+    cel = '    pipelinesascode.tekton.dev/on-cel-expression: event == "push"\n'
+    (app.work / ".tekton" / "push.yaml").write_text(text.replace("  annotations:\n", "  annotations:\n" + cel))
+    app.commit("1.0.1", "a CEL trigger")
+    assert poll(cluster) == []
+    ready, message = cluster.ready(REPOSITORY)
+    assert ready is False and "on-cel-expression]: not supported yet" in message, message

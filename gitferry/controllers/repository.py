@@ -134,6 +134,12 @@ async def _on_push(repo: Repository, world: World, mirror: Mirror, branch: str) 
                     f"TaskRun {task_run.metadata.display_name} at {where}: not supported yet: {', '.join(unsupported)}"
                 )
             runs.append(task_run.as_pipeline_run())
+    for run in runs:
+        if triggers.ON_CEL_EXPRESSION in run.metadata.annotations:
+            raise UnsupportedError(
+                f"PipelineRun {run.metadata.display_name} at {where}: field metadata.annotations"
+                f"[{triggers.ON_CEL_EXPRESSION}]: not supported yet; use on-event and on-target-branch"
+            )
     chosen = [r for r in runs if triggers.runs_on_push(r.metadata.annotations, branch)]
     # Checked for every run before any starts: a bad annotation starts nothing, like a bad file.
     keeps = [triggers.max_keep_runs(r.metadata.annotations, f"PipelineRun {r.metadata.display_name} at {where}")
