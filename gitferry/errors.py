@@ -2,7 +2,8 @@
 
     GitferryError
     ├── InvalidObjectError      a user's object or manifest is wrong (permanent until Git changes)
-    │   └── UnsupportedError     a field or kind gitferry does not implement yet
+    │   ├── UnsupportedError     a field or kind gitferry does not implement yet
+    │   └── RejectedObjectError  a Kubernetes API server refused an object as invalid (400, 422)
     ├── CommandError            an external tool (git, kustomize, podman) failed
     │   ├── GitError
     │   │   └── PushRejectedError  the branch moved since the clone: fetch, re-apply, push again
@@ -10,6 +11,7 @@
     │   └── PodmanError
     ├── DependencyNotReadyError  a dependsOn/sourceRef is not ready yet (retry later)
     ├── RegistryError           an OCI registry was unreachable, refused access or answered wrongly
+    ├── KubernetesError         a Kubernetes API server was unreachable, refused credentials or a request
     └── StoreError
 
 Reconcilers tell retryable from permanent with ``is_permanent``.
@@ -28,6 +30,17 @@ class InvalidObjectError(GitferryError):
 
 class UnsupportedError(InvalidObjectError):
     """A field or kind that gitferry does not implement yet."""
+
+
+class RejectedObjectError(InvalidObjectError):
+    """A Kubernetes API server refused an object as invalid (400, 422): only a change in Git helps.
+
+    ``immutable`` says the refusal was a change to a field that cannot change (recreating helps).
+    """
+
+    def __init__(self, message: str, *, immutable: bool = False) -> None:
+        super().__init__(message)
+        self.immutable = immutable
 
 
 class CommandError(GitferryError):
@@ -61,6 +74,15 @@ class DependencyNotReadyError(GitferryError):
 
 class RegistryError(GitferryError):
     """An OCI registry could not be read: unreachable, auth refused, not found, 5xx or bad JSON."""
+
+
+class KubernetesError(GitferryError):
+    """A Kubernetes API server was unreachable, refused the credentials, or failed a request."""
+
+    def __init__(self, message: str, *, code: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
 
 
 class StoreError(GitferryError):
