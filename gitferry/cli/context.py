@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,13 +13,16 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from gitferry.errors import GitferryError
 from gitferry.store.sqlite import Store
 
 if TYPE_CHECKING:
     from gitferry.controllers.world import World
+    from gitferry.targets.base import Target
 
 DEFAULT_HTTP_PORT = 9292  # Flux's notification-controller serves its receivers on 9292
 HTTP_ADDRESS_FILE = "http.address"  # written by 'gitferry up': where its HTTP server listens
+TARGET_FILE = "target.json"  # written by 'gitferry bootstrap --target': where workloads go
 
 console = Console()
 err = Console(stderr=True)
@@ -42,13 +46,38 @@ def open_store() -> Store:
     return Store(settings.data_dir / "state.db")
 
 
-def make_world(store: Store) -> World:
+def target_settings() -> dict[str, str]:
+    """What 'gitferry bootstrap --target' chose: {"kind": "podman"} unless it chose kubernetes."""
+    try:
+        chosen = json.loads((settings.data_dir / TARGET_FILE).read_text())
+    except (OSError, ValueError):
+        return {"kind": "podman"}
+    return {str(k): str(v) for k, v in chosen.items() if v is not None} if isinstance(chosen, dict) else {}
+
+
+def make_target() -> Target:
     # Imported here: 'reconcile' through a running daemon should not pay for the whole engine.
-    from gitferry.clock import SystemClock
-    from gitferry.controllers.world import World
+    chosen = target_settings()
+    if chosen.get("kind") == "kubernetes":
+        from gitferry.targets.kube_client import KubeClient, load_config
+        from gitferry.targets.kubernetes import KubernetesTarget
+
+        kubeconfig = chosen.get("kubeconfig")
+        config = load_config(Path(kubeconfig) if kubeconfig else None, chosen.get("context"))
+        return KubernetesTarget(KubeClient.connect(config), settings.data_dir / "kubernetes")
     from gitferry.targets.podman import PodmanTarget
 
-    target = PodmanTarget(state_dir=settings.data_dir / "podman", tls_verify=settings.tls_verify)
+    return PodmanTarget(state_dir=settings.data_dir / "podman", tls_verify=settings.tls_verify)
+
+
+def make_world(store: Store) -> World:
+    from gitferry.clock import SystemClock
+    from gitferry.controllers.world import World
+
+    try:
+        target = make_target()
+    except GitferryError as e:
+        raise fail(f"target: {e}") from e
     return World(
         store=store,
         target=target,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 
 from gitferry import __version__
 from gitferry.cli import actions, images, inspect, pipelineruns, receivers, running, secrets
-from gitferry.cli.context import console, fail, make_world, open_store, settings
+from gitferry.cli.context import TARGET_FILE, console, fail, make_world, open_store, settings
 from gitferry.errors import GitferryError
 
 app = typer.Typer(
@@ -35,6 +36,25 @@ app.add_typer(receivers.receiver_app, name="receiver")
 app.command("events", help="Show events, newest last (as flux events).")(inspect.events)
 app.command("up", help="Run the reconcile loop in the foreground, with live status in the terminal.")(running.up)
 app.command("check", help="Check that git, podman and kustomize work and the data directory is usable.")(running.check)
+
+
+def _choose_target(kind: str, kubeconfig: Path | None, context: str | None) -> None:
+    """Record where workloads go, after checking a kubernetes target's kubeconfig can be read."""
+    if kind not in ("podman", "kubernetes"):
+        raise fail(f"--target {kind!r}: choose podman or kubernetes")
+    chosen: dict[str, str | None] = {"kind": kind}
+    if kind == "kubernetes":
+        from gitferry.targets.kube_client import load_config
+
+        try:
+            load_config(kubeconfig, context)
+        except GitferryError as e:
+            raise fail(f"--target kubernetes: {e}") from e
+        chosen |= {"kubeconfig": str(kubeconfig.resolve()) if kubeconfig else None, "context": context}
+    elif kubeconfig or context:
+        raise fail("--kubeconfig and --context are for --target kubernetes")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / TARGET_FILE).write_text(json.dumps(chosen) + "\n")
 
 
 def _version(value: bool) -> None:
@@ -79,9 +99,17 @@ def bootstrap(
             help="Secret with the Git credentials (made with 'gitferry create secret git'), for push and fetch."
         ),
     ] = None,
+    target: Annotated[
+        str, typer.Option(help="Where workloads run: podman (this host) or kubernetes (a cluster's API).")
+    ] = "podman",
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubernetes: the kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster).")
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="kubernetes: the kubeconfig context (default: current).")] = None,
 ) -> None:
     from gitferry.controllers.bootstrap import bootstrap as run_bootstrap
 
+    _choose_target(target, kubeconfig, context)
     world = make_world(open_store())
     try:
         with console.status(f"bootstrapping {url} ({branch}, {path})"):

@@ -75,7 +75,9 @@ class KubeClient:
     def __init__(self, http: httpx.AsyncClient, server: str) -> None:
         self.http, self.server = http, server
         self._resources: dict[tuple[str, str], ApiResource] | None = None
-        self.requests = 0  # how many requests were sent, for benchmarks and logs
+        # How many requests were sent, and how many of them could change the cluster (not dry runs).
+        self.requests = 0
+        self.writes = 0
 
     @classmethod
     def connect(cls, config: SingleConfig, timeout: float = 30.0) -> KubeClient:
@@ -96,6 +98,8 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> httpx.Response:
         self.requests += 1
+        if method != "GET" and not (params or {}).get("dryRun"):
+            self.writes += 1
         try:
             response = await self.http.request(
                 method,
@@ -203,7 +207,9 @@ def _raise_for(response: httpx.Response, what: str) -> None:
     where = f" (field {', '.join(fields)})" if fields and not all(f in message for f in fields) else ""
     text = f"{what}: {message}{where}"
     code = response.status_code
-    if code in (400, 422):
+    # Server-side apply answers a field of the wrong type with a 500 "failed to create typed patch
+    # object": it is the object that is wrong, not the server.
+    if code in (400, 422) or (code == 500 and "typed patch object" in message):
         immutable = "immutable" in message or any("immutable" in str(c.get("message", "")) for c in causes)
         raise RejectedObjectError(text, immutable=immutable)
     if code in (401, 403):
