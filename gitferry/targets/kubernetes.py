@@ -12,8 +12,8 @@
 - Prune deletes only objects that carry this Kustomization's labels (background propagation).
 - Health is kstatus's (``kube_health``).
 
-What was applied is recorded in ``state_dir`` (one JSON file per Kustomization) after every
-object, so a failure midway loses nothing.
+What was applied is recorded in ``state_dir`` (one JSON file per Kustomization), also when an
+apply fails midway. A record lost with a killed process costs only a dry-run next time.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ class KubernetesTarget:
                 for obj in stage:
                     res = resources[_type_of(obj)]
                     results.append(await self._apply_one(obj, res, live.get(ObjectKey.of(obj)), options, state))
-                    self._save(owner, state)
                 crds = [o for o in stage if o.get("kind") == CRD_KIND]
                 if crds:
                     await self._wait_established(crds, options.timeout)
