@@ -41,6 +41,10 @@ def test_git_changes_reach_the_cluster_and_drift_is_put_back(tmp_path: Path, api
         assert done.returncode == 0, f"gitferry {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
+    def diff(name: str) -> tuple[int, str]:
+        done = subprocess.run([*gitferry, "diff", "kustomization", name], capture_output=True, text=True, env=env)
+        return done.returncode, (done.stdout + done.stderr).strip()
+
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
     cli("bootstrap", "--url", repo.url, "--target", "kubernetes", "--kubeconfig", str(kubeconfig))
     repo.pull()
@@ -64,7 +68,10 @@ def test_git_changes_reach_the_cluster_and_drift_is_put_back(tmp_path: Path, api
         cli("reconcile", "source", "git", "flux-system")
         wait_for(lambda: replicas("k-dev") == 3 and replicas("k-staging") == 3, 60, what="3 replicas in both")
 
+        assert diff("apps-dev") == (0, "✔ no differences")
         api.edit("Deployment", "web", "k-dev", {"spec": {"replicas": 7}})  # someone scales by hand
+        code, text = diff("apps-dev")
+        assert code == 1 and "-  replicas: 7\n+  replicas: 3" in text, text
         cli("reconcile", "kustomization", "apps-dev")
         assert replicas("k-dev") == 3
         events = " ".join(cli("events", "--for", "Kustomization/apps-dev").split())
