@@ -196,6 +196,32 @@ def test_removing_a_kustomization_from_git_prunes_its_objects(cluster: Cluster) 
     assert cluster.target.get(WEB) is None
 
 
+@pytest.mark.parametrize(
+    ("prune", "policy", "kept"),
+    [
+        ("true", "Orphan", True),
+        ("false", "Delete", False),
+        ("false", "MirrorPrune", True),
+        ("true", "MirrorPrune", False),
+    ],
+)
+def test_deletion_policy_decides_what_a_removed_kustomization_leaves(
+    tmp_path: Path, prune: str, policy: str, kept: bool
+) -> None:
+    cluster = Cluster(tmp_path)
+    cluster.write(
+        {"clusters/local/apps.yaml": APPS_KS.replace("prune: true", f"prune: {prune}\n  deletionPolicy: {policy}")}
+    )
+    cluster.commit(f"deletionPolicy {policy}")
+    cluster.run()
+    assert cluster.target.get(WEB) is not None
+    cluster.remove("clusters/local/apps.yaml")
+    cluster.commit("remove apps")
+    cluster.run(ROOT_SOURCE)
+    assert cluster.store.get_object(APPS) is None
+    assert (cluster.target.get(WEB) is not None) is kept
+
+
 def test_restart_resumes_without_applying_again(cluster: Cluster) -> None:
     writes = cluster.target.calls["apply.write"]
     cluster.store.close()

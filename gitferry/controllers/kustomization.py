@@ -18,6 +18,7 @@ from gitferry.api.catalog import is_self_managed, parse_object
 from gitferry.api.keys import ObjectKey, timestamp
 from gitferry.api.kustomizations import Kustomization, parse_kustomization
 from gitferry.api.manifests import Manifest, Resource
+from gitferry.api.meta import parse_duration
 from gitferry.controllers import dependencies, statuses
 from gitferry.controllers.gitrepository import artifact_from_status
 from gitferry.controllers.inventory import changes, inventory_entries, to_prune
@@ -372,16 +373,46 @@ def _fail(
     return Outcome(requeue_after=retry, ready=False, message=message)
 
 
+def _timeout_of(spec: dict[str, Any]) -> float:
+    try:
+        return parse_duration(str(spec.get("timeout") or spec.get("interval") or "5m"))
+    except ValueError:
+        return 300.0
+
+
+async def _wait_terminated(world: World, key: ObjectKey, keys: list[ObjectKey], timeout: float) -> None:
+    """Until the target has none of ``keys`` left, or ``timeout``; then it says which remain."""
+    workloads = [k for k in keys if k.kind not in SELF_MANAGED_KINDS]
+    deadline = world.clock.monotonic() + timeout
+    while workloads:
+        live = await world.target.live(owner_of(key), workloads)
+        workloads = [k for k in workloads if live.get(k) is not None]
+        if not workloads:
+            return
+        if world.clock.monotonic() > deadline:
+            log.warning("%s deleted: still terminating after %.0fs: %s", key, timeout, ", ".join(map(str, workloads)))
+            return
+        await world.clock.sleep(world.health_poll_seconds)
+
+
 async def finalize(stored: StoredObject, world: World) -> None:
-    """A Kustomization left Git: with ``prune: true`` its objects go too (Flux's finalizer), then it is forgotten."""
+    """A Kustomization left Git: its objects go too or stay, by ``spec.deletionPolicy`` (Flux's
+    finalizer): MirrorPrune (the default) follows ``prune``, Delete always deletes, Orphan never,
+    WaitForTermination deletes and waits until they are gone. Then it is forgotten."""
     key = stored.key
     owner = owner_id(key)
     inventory = world.store.get_inventory(owner)
-    prune = bool((stored.manifest.get("spec") or {}).get("prune"))
+    spec = stored.manifest.get("spec") or {}
+    policy = str(spec.get("deletionPolicy") or "MirrorPrune")
+    prune = policy in ("Delete", "WaitForTermination") or (policy == "MirrorPrune" and bool(spec.get("prune")))
     if prune and inventory:
         gone = to_prune(inventory, [])
         pruned = await _prune(world, key, gone, inventory)
-        log.info("%s deleted: pruned %d objects", key, len(pruned))
+        log.info("%s deleted: pruned %d objects (deletionPolicy %s)", key, len(pruned), policy)
+        if policy == "WaitForTermination":
+            await _wait_terminated(world, key, pruned, _timeout_of(spec))
+    elif inventory:
+        log.info("%s deleted: %d objects left running (deletionPolicy %s)", key, len(inventory), policy)
     world.store.set_inventory(owner, [])
     world.render_cache.pop(key, None)
     world.store.remove_object(key)
