@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from gitferry.targets.base import ApplyOptions, Owner
 from gitferry.targets.kube_client import FIELD_MANAGER, KubeClient, load_config
 from gitferry.targets.kubernetes import KubernetesTarget
 from tests.kubeapi import KubeAPI, serve_kube_api
+from tests.test_controllers import APPS_KS, WEB
+from tests.test_controllers import Cluster as GitOps
 
 pytestmark = pytest.mark.kubernetes
 
@@ -351,3 +354,38 @@ def test_apply_follows_fluxs_order(cluster: Cluster) -> None:
         assert written == ["namespaces", "clusterroles", "configmaps"], written
     finally:
         cluster.call(lambda t: t.prune(OWNER, [ObjectKey("ClusterRole", "", f"{ns}-reader")]))
+
+
+REMOTE_SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: remote
+  namespace: flux-system
+stringData:
+  value: |
+"""
+
+
+def test_a_kustomization_with_a_kubeconfig_secret_applies_to_that_cluster(
+    tmp_path: Path, server: KubeAPI | None
+) -> None:
+    """Flux's ``spec.kubeConfig.secretRef``: the objects go to the remote cluster, not to gitferry's own target."""
+    api = fake_only(server)
+    ns = f"gft-{secrets.token_hex(3)}"
+    api.create(namespace(ns))
+    kubeconfig = api.write_kubeconfig(tmp_path / "remote-kubeconfig").read_text()
+    remote = APPS_KS.replace(
+        "targetNamespace: dev", f"targetNamespace: {ns}\n  kubeConfig: {{secretRef: {{name: remote}}}}"
+    )
+    (tmp_path / "gitops").mkdir()
+    gitops = GitOps(tmp_path / "gitops")
+    gitops.write({"clusters/local/apps.yaml": remote})
+    (gitops.work / "clusters/local/remote.yaml").write_text(REMOTE_SECRET + textwrap.indent(kubeconfig, "    "))
+    gitops.commit("apps go to the remote cluster")
+    gitops.run()
+    ready, message = gitops.ready(ObjectKey("Kustomization", "flux-system", "apps"))
+    assert ready is True, message
+    deployed = api.get("Deployment", "web", ns)
+    assert deployed is not None and deployed["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"
+    assert gitops.target.get(ObjectKey("Deployment", ns, "web")) is None and gitops.target.get(WEB) is None

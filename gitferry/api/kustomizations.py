@@ -139,7 +139,7 @@ class KustomizationSpec(Model):
 
 UNSUPPORTED_FIELDS = {
     "decryption": "SOPS decryption",
-    "kubeConfig": "remote clusters (comes with the kubernetes target)",
+    "kubeConfig.configMapRef": "remote clusters by workload identity (kubeConfig.secretRef works)",
     "serviceAccountName": "impersonation",
     "healthCheckExprs": "CEL health checks",
 }

@@ -49,7 +49,8 @@ async def diff(world: World, stored: StoredObject) -> str:
     desired = [m.obj for m in await kustomization.render(ks, world, artifact.path, artifact.digest)]
     workloads = [o for o in desired if not is_self_managed(o)]
     keys = [ObjectKey.of(o) for o in workloads]
-    live = await world.target.live(kustomization.owner_of(ks.key), keys)
+    target = kustomization.target_of(ks, world)
+    live = await target.live(kustomization.owner_of(ks.key), keys)
     out: list[str] = []
     for obj in desired:
         key = ObjectKey.of(obj)
@@ -57,7 +58,7 @@ async def diff(world: World, stored: StoredObject) -> str:
             current = world.store.get_object(key)
             now: Resource | None = current.manifest if current and not current.deleted else None
             want = obj if now is None else project(obj, now)
-        elif world.target.unsupported_reason(obj) is not None:
+        elif target.unsupported_reason(obj) is not None:
             continue
         else:
             now = live.get(key)

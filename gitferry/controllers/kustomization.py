@@ -28,11 +28,16 @@ from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjec
 from gitferry.render import build as render_build
 from gitferry.render.substitute import merge_variables
 from gitferry.store.sqlite import BOOTSTRAP_OWNER, StoredObject
-from gitferry.targets.base import Applied, ApplyOptions, Health, Owner
+from gitferry.targets.base import Applied, ApplyOptions, Health, Owner, Target
 
 log = logging.getLogger("gitferry.kustomization")
 
 KIND = "Kustomization"
+
+
+def target_of(ks: Kustomization, world: World) -> Target:
+    """The target of this Kustomization: a remote cluster (``spec.kubeConfig``) or gitferry's own."""
+    return world.target_for(ks.metadata.namespace, ks.spec.kube_config)
 
 
 def owner_of(key: ObjectKey) -> Owner:
@@ -174,7 +179,7 @@ def _validate(ks: Kustomization, world: World, manifests: Sequence[Manifest]) ->
                 parse_object(manifest.obj, manifest.origin)
             else:
                 # Unknown kinds raise here; kinds the target cannot run are skipped and reported later.
-                world.target.unsupported_reason(manifest.obj)
+                target_of(ks, world).unsupported_reason(manifest.obj)
                 continue
         except InvalidObjectError as e:
             where = "" if manifest.origin in str(e) else f" (in {manifest.origin})"
@@ -199,7 +204,7 @@ async def _apply(
     options = ApplyOptions(force=ks.spec.force, timeout=ks.spec.timeout_seconds)
     try:
         # A set of only gitferry objects (a cluster's root) need not ask the target anything.
-        applied = await world.target.apply(owner_of(key), workloads, options) if workloads else []
+        applied = await target_of(ks, world).apply(owner_of(key), workloads, options) if workloads else []
     except GitferryError:
         # What the target did apply stays owned: keep old and new keys so nothing is orphaned.
         _save_inventory(world, owner, old_inventory, _union(old_inventory, objects))
@@ -209,7 +214,7 @@ async def _apply(
     pruned: list[ObjectKey] = []
     if ks.spec.prune:
         gone = to_prune(old_inventory, new_keys)
-        pruned = await _prune(world, key, gone, old_inventory)
+        pruned = await _prune(target_of(ks, world), world, key, gone, old_inventory)
         kept = [old_inventory[k] for k in gone if k not in pruned]
         _save_inventory(world, owner, old_inventory, [*objects, *kept])
     else:
@@ -219,7 +224,8 @@ async def _apply(
     health_error = await _wait_healthy(ks, world, objects, applied) if (ks.spec.wait or ks.spec.health_checks) else None
     message = f"Applied revision: {revision}"
     if skipped:
-        message += "; not run on " + world.target.name + ": " + ", ".join(f"{a.key} ({a.detail})" for a in skipped)
+        where = target_of(ks, world).name
+        message += f"; not run on {where}: " + ", ".join(f"{a.key} ({a.detail})" for a in skipped)
     ignoring = [a for a in applied if a.action != "skipped" and a.detail]
     if ignoring:
         message += "; " + ", ".join(f"{a.key}: {a.detail}" for a in ignoring)
@@ -283,7 +289,7 @@ def _apply_own(manifests: Sequence[Manifest], owner: str, world: World) -> list[
 
 
 async def _prune(
-    world: World, key: ObjectKey, gone: list[ObjectKey], inventory: dict[ObjectKey, Resource]
+    target: Target, world: World, key: ObjectKey, gone: list[ObjectKey], inventory: dict[ObjectKey, Resource]
 ) -> list[ObjectKey]:
     def ours(k: ObjectKey) -> bool:
         last = inventory.get(k)
@@ -293,7 +299,7 @@ async def _prune(
     for k in own:
         world.store.mark_deleted(k)
     workloads = [k for k in gone if not ours(k)]
-    removed = await world.target.prune(owner_of(key), workloads) if workloads else []
+    removed = await target.prune(owner_of(key), workloads) if workloads else []
     # Objects the target no longer has are gone either way; the inventory must not keep them.
     return own + [k for k in workloads if k in removed or k not in inventory]
 
@@ -323,7 +329,7 @@ async def _wait_healthy(
         return None
     deadline = world.clock.monotonic() + ks.spec.timeout_seconds
     while True:
-        report = await world.target.health(owner_of(ks.key), keys)
+        report = await target_of(ks, world).health(owner_of(ks.key), keys)
         bad = [h for h in report if h.status != "Current"]
         if not bad:
             return None
@@ -380,12 +386,12 @@ def _timeout_of(spec: dict[str, Any]) -> float:
         return 300.0
 
 
-async def _wait_terminated(world: World, key: ObjectKey, keys: list[ObjectKey], timeout: float) -> None:
+async def _wait_terminated(target: Target, world: World, key: ObjectKey, keys: list[ObjectKey], timeout: float) -> None:
     """Until the target has none of ``keys`` left, or ``timeout``; then it says which remain."""
     workloads = [k for k in keys if k.kind not in SELF_MANAGED_KINDS]
     deadline = world.clock.monotonic() + timeout
     while workloads:
-        live = await world.target.live(owner_of(key), workloads)
+        live = await target.live(owner_of(key), workloads)
         workloads = [k for k in workloads if live.get(k) is not None]
         if not workloads:
             return
@@ -393,6 +399,15 @@ async def _wait_terminated(world: World, key: ObjectKey, keys: list[ObjectKey], 
             log.warning("%s deleted: still terminating after %.0fs: %s", key, timeout, ", ".join(map(str, workloads)))
             return
         await world.clock.sleep(world.health_poll_seconds)
+
+
+def _finalizing_target(stored: StoredObject, world: World) -> Target:
+    """The target its objects went to; gitferry's own if the last spec cannot say (it failed to parse)."""
+    try:
+        return target_of(parse_kustomization(stored.manifest, stored.origin), world)
+    except GitferryError as e:
+        log.warning("%s: pruning on gitferry's own target: %s", stored.key, e)
+        return world.target
 
 
 async def finalize(stored: StoredObject, world: World) -> None:
@@ -406,11 +421,12 @@ async def finalize(stored: StoredObject, world: World) -> None:
     policy = str(spec.get("deletionPolicy") or "MirrorPrune")
     prune = policy in ("Delete", "WaitForTermination") or (policy == "MirrorPrune" and bool(spec.get("prune")))
     if prune and inventory:
+        target = _finalizing_target(stored, world)
         gone = to_prune(inventory, [])
-        pruned = await _prune(world, key, gone, inventory)
+        pruned = await _prune(target, world, key, gone, inventory)
         log.info("%s deleted: pruned %d objects (deletionPolicy %s)", key, len(pruned), policy)
         if policy == "WaitForTermination":
-            await _wait_terminated(world, key, pruned, _timeout_of(spec))
+            await _wait_terminated(target, world, key, pruned, _timeout_of(spec))
     elif inventory:
         log.info("%s deleted: %d objects left running (deletionPolicy %s)", key, len(inventory), policy)
     world.store.set_inventory(owner, [])

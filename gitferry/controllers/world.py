@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 
 from gitferry.api.catalog import SELF_MANAGED_KINDS
 from gitferry.api.keys import ObjectKey
+from gitferry.api.kustomizations import KubeConfigReference
 from gitferry.api.manifests import Manifest, Resource
 from gitferry.clock import Clock, SystemClock
 from gitferry.controllers.pipelineruns import RunManager, Settings
 from gitferry.controllers.statuses import same_apart_from_times
+from gitferry.errors import DependencyNotReadyError, InvalidObjectError
 from gitferry.registry.references import repository_of
 from gitferry.store.runs import PipelineRuns
 from gitferry.store.sqlite import Store
@@ -46,6 +49,8 @@ class World:
     # Set by the reactor: reconcile an object soon, e.g. the ImageRepositories of an image a pipeline pushed.
     wake: Callable[[ObjectKey], bool] | None = None
     _pipelines: RunManager | None = field(default=None, init=False, repr=False)
+    # Remote clusters named by Kustomizations' spec.kubeConfig.secretRef, by their kubeconfig's digest.
+    _remote_targets: dict[str, Target] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def pipelines(self) -> RunManager:
@@ -59,6 +64,31 @@ class World:
             )
             self._pipelines = RunManager(PipelineRuns(self.store), settings)
         return self._pipelines
+
+    def target_for(self, namespace: str, kube_config: KubeConfigReference | None) -> Target:
+        """Where a Kustomization's objects go: a remote cluster when ``spec.kubeConfig`` names a
+        Secret holding a kubeconfig (key ``value`` or ``value.yaml``, or ``secretRef.key``), as in Flux;
+        else this gitferry's own target."""
+        if kube_config is None:
+            return self.target
+        ref = kube_config.secret_ref or {}
+        name, key = str(ref.get("name", "")), ref.get("key")
+        where = f"spec.kubeConfig.secretRef: Secret {namespace}/{name}"
+        data = self.lookup_data("Secret", namespace, name)
+        if data is None:
+            raise DependencyNotReadyError(f"{where} not found")
+        text = data.get(str(key)) if key else data.get("value") or data.get("value.yaml")
+        if not text:
+            wanted = f"key {key!r}" if key else "key 'value' or 'value.yaml'"
+            raise InvalidObjectError(f"{where} has no {wanted} with a kubeconfig")
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        if digest not in self._remote_targets:
+            from gitferry.targets.kube_client import KubeClient, load_config
+            from gitferry.targets.kubernetes import KubernetesTarget
+
+            client = KubeClient.connect(load_config(text=text))
+            self._remote_targets[digest] = KubernetesTarget(client, self.data_dir / "kubernetes" / digest)
+        return self._remote_targets[digest]
 
     def image_pushed(self, reference: str) -> None:
         """A pipeline pushed ``reference``: the ImageRepositories scanning its repository look now,
