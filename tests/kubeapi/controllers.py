@@ -150,30 +150,22 @@ def _job(
     status: dict[str, Any] = {"startTime": start, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {}}
     completions = spec.get("completions", 1)
     completions = completions if isinstance(completions, int) else 1
+
+    def job_conditions(types: tuple[str, str], why: str, message: str) -> list[dict[str, Any]]:
+        # A Job's conditions also carry lastProbeTime, the time of their transition.
+        written = conditions(old.get("conditions"), [_condition(t, True, why, message) for t in types], now)
+        return [{**c, "lastProbeTime": c["lastTransitionTime"]} for c in written]
+
     if mode == READY:
         status["succeeded"] = completions
         status["completionTime"] = old.get("completionTime", now)
-        status["conditions"] = conditions(
-            old.get("conditions"),
-            [
-                _condition("SuccessCriteriaMet", True, "CompletionsReached", COMPLETE_MESSAGE),
-                _condition("Complete", True, "CompletionsReached", COMPLETE_MESSAGE),
-            ],
-            now,
+        status["conditions"] = job_conditions(
+            ("SuccessCriteriaMet", "Complete"), "CompletionsReached", COMPLETE_MESSAGE
         )
-        status["conditions"] = [{**c, "lastProbeTime": c["lastTransitionTime"]} for c in status["conditions"]]
     elif mode == FAIL:
         message = reason or "Job has reached the specified backoff limit"
         status["failed"] = 1
-        status["conditions"] = conditions(
-            old.get("conditions"),
-            [
-                _condition("FailureTarget", True, "BackoffLimitExceeded", message),
-                _condition("Failed", True, "BackoffLimitExceeded", message),
-            ],
-            now,
-        )
-        status["conditions"] = [{**c, "lastProbeTime": c["lastTransitionTime"]} for c in status["conditions"]]
+        status["conditions"] = job_conditions(("FailureTarget", "Failed"), "BackoffLimitExceeded", message)
     else:
         status["active"] = 1
     return status
