@@ -389,3 +389,13 @@ def test_a_kustomization_with_a_kubeconfig_secret_applies_to_that_cluster(
     deployed = api.get("Deployment", "web", ns)
     assert deployed is not None and deployed["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"
     assert gitops.target.get(ObjectKey("Deployment", ns, "web")) is None and gitops.target.get(WEB) is None
+
+
+def test_preview_is_the_servers_dry_run_so_a_field_dropped_from_git_shows_as_removed(cluster: Cluster) -> None:
+    ns = cluster.namespace
+    cluster.apply(namespace(ns), configmap(ns, "cfg", a="1", b="2"))
+    key = ObjectKey("ConfigMap", ns, "cfg")
+    preview = cluster.call(lambda t: t.preview(OWNER, [configmap(ns, "cfg", a="1")]))
+    assert preview[key]["data"] == {"a": "1"}  # b was gitferry's: applying without it removes it
+    assert live(cluster, "ConfigMap", "v1", ns, "cfg")["data"] == {"a": "1", "b": "2"}  # type: ignore[index]
+    assert cluster.last is not None and cluster.last.writes == 0

@@ -34,10 +34,32 @@ def project(desired: Any, live: Any) -> Any:
     return desired
 
 
-def masked(obj: Resource) -> Resource:
+def masked(obj: Resource, other: Resource | None = None, side: str = "") -> Resource:
+    """A Secret with its values hidden; a value that differs from ``other``'s is marked with ``side``,
+    so a diff shows which keys changed without showing what they hold."""
     if obj.get("kind") != "Secret":
         return obj
-    return {**obj, **{f: {k: MASK for k in (obj.get(f) or {})} for f in ("data", "stringData") if f in obj}}
+    out = dict(obj)
+    for field in ("data", "stringData"):
+        if field in obj:
+            theirs = (other or {}).get(field) or {}
+            out[field] = {
+                k: MASK if other is None or theirs.get(k) == v else f"{MASK} ({side})"
+                for k, v in (obj[field] or {}).items()
+            }
+    return out
+
+
+def _unified(key: ObjectKey, have: Resource | None, want: Resource) -> list[str]:
+    """The unified diff of one object, live against Git, Secrets' values masked; empty when equal."""
+    before = dump_documents([masked(have, want, "live")]) if have is not None else ""
+    after = dump_documents([masked(want, have, "git")])
+    if before == after:
+        return []
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=f"live/{key}", tofile=f"git/{key}"
+    )
+    return list(lines)
 
 
 async def diff(world: World, stored: StoredObject) -> str:
@@ -50,7 +72,9 @@ async def diff(world: World, stored: StoredObject) -> str:
     workloads = [o for o in desired if not is_self_managed(o)]
     keys = [ObjectKey.of(o) for o in workloads]
     target = kustomization.target_of(ks, world)
-    live = await target.live(kustomization.owner_of(ks.key), keys)
+    owner = kustomization.owner_of(ks.key)
+    live = await target.live(owner, keys)
+    previews = await target.preview(owner, [o for o in workloads if target.unsupported_reason(o) is None])
     out: list[str] = []
     for obj in desired:
         key = ObjectKey.of(obj)
@@ -60,21 +84,15 @@ async def diff(world: World, stored: StoredObject) -> str:
             want = obj if now is None else project(obj, now)
         elif target.unsupported_reason(obj) is not None:
             continue
+        elif key in previews:  # the cluster's own answer: whole objects compare exactly
+            now, want = live.get(key), previews[key]
+            out.extend(_unified(key, now, want))
+            continue
         else:
             now = live.get(key)
             want = obj if now is None else project(obj, now)
         have = project(now, obj) if now is not None else None
-        before = dump_documents([masked(have)]) if have is not None else ""
-        after = dump_documents([masked(want)])
-        if before != after:
-            out.extend(
-                difflib.unified_diff(
-                    before.splitlines(keepends=True),
-                    after.splitlines(keepends=True),
-                    fromfile=f"live/{key}",
-                    tofile=f"git/{key}",
-                )
-            )
+        out.extend(_unified(key, have, want))
     owned = world.store.get_inventory(kustomization.owner_id(ks.key))
     wanted = {ObjectKey.of(o) for o in desired}
     for key in sorted(set(owned) - wanted):

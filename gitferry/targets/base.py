@@ -82,6 +82,11 @@ class Target(Protocol):
         """The live form of each object as comparable to the desired one (None if absent)."""
         ...
 
+    async def preview(self, owner: Owner, objects: Sequence[Resource]) -> dict[ObjectKey, Resource]:
+        """Each object as it would be once applied, in ``live``'s form, for the objects the target
+        can tell exactly (a server-side dry-run); the others are compared field by field."""
+        ...
+
     async def health(self, owner: Owner, keys: Sequence[ObjectKey]) -> list[Health]:
         """Health of each object, kstatus-style (Current, InProgress, Failed, NotFound)."""
         ...

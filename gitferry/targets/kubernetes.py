@@ -218,6 +218,21 @@ class KubernetesTarget:
             out[key] = kube_plan.comparable(found) if found is not None else None
         return out
 
+    async def preview(self, owner: Owner, objects: Sequence[Resource]) -> dict[ObjectKey, Resource]:
+        """Server-side dry-runs: each object exactly as the cluster would store it (defaults, other
+        managers' fields, fields gitferry stopped applying removed). One the server refuses (its
+        namespace is missing, say) is shown as Git has it."""
+        desired = [kube_plan.owned(o, owner.namespace, owner.name) for o in objects]
+        resources = await self._resolve(desired)
+        out: dict[ObjectKey, Resource] = {}
+        for obj in desired:
+            try:
+                applied = await self.client.apply(resources[_type_of(obj)], obj, force=True, dry_run=True)
+            except (RejectedObjectError, KubernetesError):
+                applied = obj
+            out[ObjectKey.of(obj)] = kube_plan.comparable(applied)
+        return out
+
     async def health(self, owner: Owner, keys: Sequence[ObjectKey]) -> list[Health]:
         state = self._load(owner)
         out = []

@@ -75,6 +75,9 @@ class RecordingTarget:
             del self.applied[key], self.owners[key]
         return removed
 
+    async def preview(self, owner: Owner, objects: Sequence[Resource]) -> dict[ObjectKey, Resource]:
+        return {}  # no dry-run here: diff compares the fields Git sets with what runs
+
     async def live(self, owner: Owner, keys: Sequence[ObjectKey]) -> dict[ObjectKey, Resource | None]:
         self.calls["live"] += 1
         return {key: self.get(key) if self.owners.get(key) == owner else None for key in keys}

@@ -252,6 +252,9 @@ class PodmanTarget:
         state.save()
         return [key for key in keys if key in removed]
 
+    async def preview(self, owner: Owner, objects: Sequence[Resource]) -> dict[ObjectKey, Resource]:
+        return {}  # no dry-run here: diff compares the fields Git sets with what runs
+
     async def live(self, owner: Owner, keys: Sequence[ObjectKey]) -> dict[ObjectKey, Resource | None]:
         state = OwnerState.load(self._state_dir, _label(owner))
         return await podman_status.live(self._cli, state, _label(owner), keys)
