@@ -148,8 +148,12 @@ def test_a_no_change_reconcile_sends_no_writes_and_a_change_sends_one(cluster: C
     ns = cluster.namespace
     objects = [namespace(ns), *[configmap(ns, f"cm-{i}", n=str(i)) for i in range(10)]]
     cluster.apply(*objects)
+    if cluster.server is not None:
+        cluster.server.clear_requests()
     assert set(cluster.apply(*objects).values()) == {"unchanged"}
     assert cluster.last is not None and cluster.last.writes == 0
+    if cluster.server is not None:  # one LIST per kind and namespace answers it: no read of each object
+        assert [r.path for r in cluster.server.requests if r.method == "GET" and r.name] == []
     objects[3] = configmap(ns, "cm-2", n="changed")
     done = cluster.apply(*objects)
     assert [k for k, v in done.items() if v != "unchanged"] == [f"ConfigMap/{ns}/cm-2"]

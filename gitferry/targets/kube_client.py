@@ -161,10 +161,18 @@ class KubeClient:
         if response.status_code == 404:  # the namespace is not there (yet): nothing of ours in it
             return []
         _raise_for(response, what)
-        return [dict(item) for item in response.json().get("items", [])]
+        # A list's items of built-in kinds come without kind and apiVersion; give them back, as client-go does.
+        items = [dict(item) for item in response.json().get("items", [])]
+        for item in items:
+            item.setdefault("kind", res.kind)
+            item.setdefault("apiVersion", res.api_version)
+        return items
 
-    async def apply(self, res: ApiResource, obj: Resource, *, force: bool, dry_run: bool = False) -> Resource:
-        """Server-side apply of ``obj`` as field manager ``gitferry``; the object as the server has it."""
+    async def apply(
+        self, res: ApiResource, obj: Resource, *, force: bool, dry_run: bool = False
+    ) -> tuple[Resource, bool]:
+        """Server-side apply of ``obj`` as field manager ``gitferry``: the object as the server has it,
+        and whether this created it (201)."""
         key = ObjectKey.of(obj)
         params = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
         if dry_run:
@@ -173,7 +181,7 @@ class KubeClient:
         path = res.path(key.namespace, key.name)
         response = await self._send("PATCH", path, what=what, params=params, body=obj, content_type=APPLY_PATCH)
         _raise_for(response, what)
-        return dict(response.json())
+        return dict(response.json()), response.status_code == 201
 
     async def delete(self, res: ApiResource, namespace: str, name: str, propagation: str = "Background") -> bool:
         """Delete an object; False when it was already gone."""

@@ -118,10 +118,11 @@ class KubernetesTarget:
             )
         if policy == "Ignore":
             return Applied(key, "unchanged", f"{kube_plan.SSA_ANNOTATION}: Ignore")
-        if live is None:
-            live = await self.client.get(res, key.namespace, key.name)
-        if policy == "IfNotPresent" and live is not None:
-            return Applied(key, "unchanged", f"{kube_plan.SSA_ANNOTATION}: IfNotPresent")
+        if policy == "IfNotPresent":
+            if live is None:  # not ours (yet): it may still exist, made by someone else
+                live = await self.client.get(res, key.namespace, key.name)
+            if live is not None:
+                return Applied(key, "unchanged", f"{kube_plan.SSA_ANNOTATION}: IfNotPresent")
         digest = kube_plan.digest(obj)
         recorded = state["objects"].get(str(key), {})
         version = (live or {}).get("metadata", {}).get("resourceVersion")
@@ -129,20 +130,21 @@ class KubernetesTarget:
             return Applied(key, "unchanged")  # neither Git nor the cluster changed it: no request at all
         cause = ""
         if live is not None:
-            dry = await self._server_apply(obj, res, options, dry_run=True)
+            dry, _ = await self._server_apply(obj, res, options, dry_run=True)
             if kube_plan.comparable(dry) == kube_plan.comparable(live):
                 self._record(state, key, res, digest, version)
                 return Applied(key, "unchanged")
             if recorded.get("digest") == digest:  # Git did not change it: someone else did
                 changes = kube_plan.drift(kube_plan.comparable(obj), kube_plan.comparable(live))
                 cause = "drift: " + (kube_plan.describe_drift(changes, secret=key.kind == "Secret") or "fields removed")
-        result = await self._server_apply(obj, res, options)
+        # Not listed as ours: apply at once (it creates it, or takes over one made by hand).
+        result, created = await self._server_apply(obj, res, options)
         self._record(state, key, res, digest, result.get("metadata", {}).get("resourceVersion"))
-        return Applied(key, "created" if live is None else "configured", cause=cause)
+        return Applied(key, "created" if created else "configured", cause=cause)
 
     async def _server_apply(
         self, obj: Resource, res: ApiResource, options: ApplyOptions, dry_run: bool = False
-    ) -> Resource:
+    ) -> tuple[Resource, bool]:
         key = ObjectKey.of(obj)
         try:
             return await self.client.apply(res, obj, force=True, dry_run=dry_run)
@@ -156,10 +158,11 @@ class KubernetesTarget:
                     immutable=True,
                 ) from e
             if dry_run:  # it will be recreated: the dry-run answer is the desired object itself
-                return obj
+                return obj, False
             await self.client.delete(res, key.namespace, key.name, propagation="Foreground")
             await self._gone(res, key, options.timeout)
-            return await self.client.apply(res, obj, force=True)
+            recreated, _ = await self.client.apply(res, obj, force=True)
+            return recreated, False  # for Git it was configured: the same object, made again
 
     async def _gone(self, res: ApiResource, key: ObjectKey, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -227,18 +230,25 @@ class KubernetesTarget:
         out: dict[ObjectKey, Resource] = {}
         for obj in desired:
             try:
-                applied = await self.client.apply(resources[_type_of(obj)], obj, force=True, dry_run=True)
+                applied, _ = await self.client.apply(resources[_type_of(obj)], obj, force=True, dry_run=True)
             except (RejectedObjectError, KubernetesError):
                 applied = obj
             out[ObjectKey.of(obj)] = kube_plan.comparable(applied)
         return out
 
     async def health(self, owner: Owner, keys: Sequence[ObjectKey]) -> list[Health]:
+        """kstatus of each object, read with one LIST per kind and namespace (``healthChecks`` may
+        name objects gitferry did not apply, so the lists are not limited to this owner's)."""
         state = self._load(owner)
+        places: dict[tuple[ApiResource, str], dict[str, Resource]] = {}
+        resources = {key: await self._resource_of(key, state) for key in keys}
+        for key, res in resources.items():
+            place = (res, key.namespace if res.namespaced else "") if res is not None else None
+            if place is not None and place not in places:
+                places[place] = {i["metadata"]["name"]: i for i in await self.client.list(*place, selector="")}
         out = []
-        for key in keys:
-            res = await self._resource_of(key, state)
-            found = await self.client.get(res, key.namespace, key.name) if res is not None else None
+        for key, res in resources.items():
+            found = places[(res, key.namespace if res.namespaced else "")].get(key.name) if res is not None else None
             if found is None:
                 out.append(Health(key, "NotFound", "not found in the cluster"))
                 continue
