@@ -48,6 +48,7 @@ def test_git_changes_reach_the_cluster_and_drift_is_put_back(tmp_path: Path, api
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig")
     cli("bootstrap", "--url", repo.url, "--target", "kubernetes", "--kubeconfig", str(kubeconfig))
     repo.pull()
+    assert f"kubernetes API server {api.url} answers" in " ".join(cli("check").split())
     with (tmp_path / "up.log").open("w") as log:
         daemon = subprocess.Popen([*gitferry, "-v", "up", "--no-live"], stdout=log, stderr=subprocess.STDOUT, env=env)
     try:

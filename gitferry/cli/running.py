@@ -22,9 +22,11 @@ from gitferry.cli.context import (
     console,
     exclusive_lock,
     fail,
+    make_target,
     make_world,
     open_store,
     settings,
+    target_settings,
 )
 from gitferry.errors import GitferryError
 from gitferry.store.runs import PipelineRuns
@@ -132,6 +134,24 @@ def _status(store: Store) -> Group:
     return Group(*parts)
 
 
+async def _check_kubernetes() -> int:
+    """1 when the bootstrap's Kubernetes API server cannot be reached or refuses the credentials."""
+    from gitferry.targets.kubernetes import KubernetesTarget
+
+    try:
+        target = make_target()
+        assert isinstance(target, KubernetesTarget)
+        try:
+            served = await target.client.resources()
+        finally:
+            await target.client.close()
+    except GitferryError as e:
+        console.print(f"[red]✗[/red] kubernetes target: {e}")
+        return 1
+    console.print(f"[green]✔[/green] kubernetes API server {target.client.server} answers ({len(served)} kinds served)")
+    return 0
+
+
 _INSTALL = {
     "git": "apt-get install git",
     "podman": "apt-get install podman runc catatonit (and set CONTAINERS_CONF, see README)",
@@ -160,6 +180,8 @@ def check() -> None:
             console.print(f"[red]✗[/red] podman info failed: {info.stderr.strip()[:300]}")
         if not os.environ.get("CONTAINERS_CONF"):
             console.print("  note: CONTAINERS_CONF is not set; on hosts where crun fails use scripts/containers.conf")
+    if target_settings().get("kind") == "kubernetes":
+        problems += asyncio.run(_check_kubernetes())
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         probe = settings.data_dir / ".write-test"
