@@ -403,3 +403,17 @@ def test_preview_is_the_servers_dry_run_so_a_field_dropped_from_git_shows_as_rem
     assert preview[key]["data"] == {"a": "1"}  # b was gitferry's: applying without it removes it
     assert live(cluster, "ConfigMap", "v1", ns, "cfg")["data"] == {"a": "1", "b": "2"}  # type: ignore[index]
     assert cluster.last is not None and cluster.last.writes == 0
+
+
+def test_a_status_write_needs_no_dry_run_but_a_label_edited_by_hand_is_drift(cluster: Cluster) -> None:
+    api = fake_only(cluster.server)
+    ns = cluster.namespace
+    objects = [namespace(ns), deployment(ns)]
+    cluster.apply(*objects)
+    api.set_status("Deployment", "web", ns, {"observedGeneration": 1, "conditions": []}, merge=True)
+    api.clear_requests()
+    assert set(cluster.apply(*objects).values()) == {"unchanged"}
+    assert [r for r in api.requests if r.dry_run] == []  # the generation did not move: nothing to ask
+    api.edit("Deployment", "web", ns, {"metadata": {"labels": {"kustomize.toolkit.fluxcd.io/name": "other"}}})
+    [_, web] = cluster.applied(*objects)
+    assert web.action == "configured" and ".metadata.labels" in web.cause, web

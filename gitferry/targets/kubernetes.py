@@ -3,7 +3,8 @@
 - Objects are applied with server-side apply as field manager ``gitferry``, in Flux's order
   (``kube_plan.stages``), each labelled with its Kustomization so it can be found and pruned.
 - An object is not sent again when Git did not change it and its ``resourceVersion`` is the one
-  recorded after the last apply: a no-change reconcile is one LIST per kind and namespace. When
+  recorded after the last apply (or its generation, labels and annotations, for kinds whose
+  status a controller writes): a no-change reconcile is one LIST per kind and namespace. When
   the live object moved, a server-side dry-run tells whether it drifted from Git; only then is it
   applied, and the drifted fields are named in the result.
 - Per-object annotations ``kustomize.toolkit.fluxcd.io/ssa`` (Override, Merge, IfNotPresent,
@@ -125,21 +126,23 @@ class KubernetesTarget:
                 return Applied(key, "unchanged", f"{kube_plan.SSA_ANNOTATION}: IfNotPresent")
         digest = kube_plan.digest(obj)
         recorded = state["objects"].get(str(key), {})
-        version = (live or {}).get("metadata", {}).get("resourceVersion")
-        if live is not None and recorded.get("digest") == digest and recorded.get("resourceVersion") == version:
-            return Applied(key, "unchanged")  # neither Git nor the cluster changed it: no request at all
+        if live is None and recorded:  # applied before, not listed now: relabelled by hand, or deleted
+            live = await self.client.get(res, key.namespace, key.name)
+        if live is not None and recorded.get("digest") == digest and _unmoved(live, recorded):
+            self._record(state, key, res, digest, live)
+            return Applied(key, "unchanged")  # neither Git nor anyone else changed it: no request at all
         cause = ""
         if live is not None:
             dry, _ = await self._server_apply(obj, res, options, dry_run=True)
             if kube_plan.comparable(dry) == kube_plan.comparable(live):
-                self._record(state, key, res, digest, version)
+                self._record(state, key, res, digest, live)
                 return Applied(key, "unchanged")
             if recorded.get("digest") == digest:  # Git did not change it: someone else did
                 changes = kube_plan.drift(kube_plan.comparable(obj), kube_plan.comparable(live))
                 cause = "drift: " + (kube_plan.describe_drift(changes, secret=key.kind == "Secret") or "fields removed")
         # Not listed as ours: apply at once (it creates it, or takes over one made by hand).
         result, created = await self._server_apply(obj, res, options)
-        self._record(state, key, res, digest, result.get("metadata", {}).get("resourceVersion"))
+        self._record(state, key, res, digest, result)
         return Applied(key, "created" if created else "configured", cause=cause)
 
     async def _server_apply(
@@ -284,8 +287,32 @@ class KubernetesTarget:
         temporary.replace(path)  # never a half-written record
 
     @staticmethod
-    def _record(state: dict[str, Any], key: ObjectKey, res: ApiResource, digest: str, version: Any) -> None:
-        state["objects"][str(key)] = {"apiVersion": res.api_version, "digest": digest, "resourceVersion": version}
+    def _record(state: dict[str, Any], key: ObjectKey, res: ApiResource, digest: str, seen: Resource) -> None:
+        """What was applied (Git's digest) and what the cluster then held, to know next time it did not move."""
+        meta = seen.get("metadata") or {}
+        state["objects"][str(key)] = {
+            "apiVersion": res.api_version,
+            "digest": digest,
+            "resourceVersion": meta.get("resourceVersion"),
+            "generation": meta.get("generation"),
+            "metadata": kube_plan.digest({"labels": meta.get("labels"), "annotations": meta.get("annotations")}),
+        }
+
+
+def _unmoved(live: Resource, recorded: dict[str, Any]) -> bool:
+    """Nobody changed ``live`` since it was recorded: the same resourceVersion, or, for kinds with a
+    generation, the same generation, labels and annotations (a controller writing status moves the
+    resourceVersion, not the generation)."""
+    meta = live.get("metadata") or {}
+    if meta.get("resourceVersion") == recorded.get("resourceVersion"):
+        return True
+    generation = meta.get("generation")
+    labelled = kube_plan.digest({"labels": meta.get("labels"), "annotations": meta.get("annotations")})
+    return (
+        isinstance(generation, int)
+        and generation == recorded.get("generation")
+        and labelled == recorded.get("metadata")
+    )
 
 
 def _type_of(obj: Resource) -> tuple[str, str]:
