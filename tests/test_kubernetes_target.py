@@ -387,12 +387,36 @@ def test_a_kustomization_with_a_kubeconfig_secret_applies_to_that_cluster(
     gitops.write({"clusters/local/apps.yaml": remote})
     (gitops.work / "clusters/local/remote.yaml").write_text(REMOTE_SECRET + textwrap.indent(kubeconfig, "    "))
     gitops.commit("apps go to the remote cluster")
+    api.clear_requests()
     gitops.run()
     ready, message = gitops.ready(ObjectKey("Kustomization", "flux-system", "apps"))
     assert ready is True, message
     deployed = api.get("Deployment", "web", ns)
     assert deployed is not None and deployed["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"
     assert gitops.target.get(ObjectKey("Deployment", ns, "web")) is None and gitops.target.get(WEB) is None
+    assert {r.impersonate_user for r in api.requests} == {None}
+
+    # spec.serviceAccountName: every request acts as that service account, for the cluster's RBAC to judge.
+    gitops.write(
+        {"clusters/local/apps.yaml": remote.replace("  prune: true", "  prune: true\n  serviceAccountName: deployer")}
+    )
+    gitops.commit("apply as the deployer service account")
+    api.clear_requests()
+    gitops.run()
+    assert gitops.ready(ObjectKey("Kustomization", "flux-system", "apps"))[0] is True
+    # (The reactor may first run the Kustomization as stored before the commit; the last run acts as deployer.)
+    assert api.requests[-1].impersonate_user == "system:serviceaccount:flux-system:deployer", api.requests[-1]
+
+
+def test_a_service_account_needs_a_kubernetes_target(tmp_path: Path) -> None:
+    gitops = GitOps(tmp_path)
+    gitops.write(
+        {"clusters/local/apps.yaml": APPS_KS.replace("  prune: true", "  prune: true\n  serviceAccountName: x")}
+    )
+    gitops.commit("impersonation on podman")
+    gitops.run()
+    ready, message = gitops.ready(ObjectKey("Kustomization", "flux-system", "apps"))
+    assert ready is False and "field spec.serviceAccountName: acting as a service account needs a Kubernetes" in message
 
 
 def test_preview_is_the_servers_dry_run_so_a_field_dropped_from_git_shows_as_removed(cluster: Cluster) -> None:

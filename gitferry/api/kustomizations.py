@@ -140,7 +140,6 @@ class KustomizationSpec(Model):
 UNSUPPORTED_FIELDS = {
     "decryption": "SOPS decryption",
     "kubeConfig.configMapRef": "remote clusters by workload identity (kubeConfig.secretRef works)",
-    "serviceAccountName": "impersonation",
     "healthCheckExprs": "CEL health checks",
 }
 

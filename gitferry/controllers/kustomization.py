@@ -37,7 +37,7 @@ KIND = "Kustomization"
 
 def target_of(ks: Kustomization, world: World) -> Target:
     """The target of this Kustomization: a remote cluster (``spec.kubeConfig``) or gitferry's own."""
-    return world.target_for(ks.metadata.namespace, ks.spec.kube_config)
+    return world.target_for(ks.metadata.namespace, ks.spec.kube_config, ks.spec.service_account_name)
 
 
 def owner_of(key: ObjectKey) -> Owner:

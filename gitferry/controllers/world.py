@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Callable
@@ -65,12 +66,37 @@ class World:
             self._pipelines = RunManager(PipelineRuns(self.store), settings)
         return self._pipelines
 
-    def target_for(self, namespace: str, kube_config: KubeConfigReference | None) -> Target:
-        """Where a Kustomization's objects go: a remote cluster when ``spec.kubeConfig`` names a
-        Secret holding a kubeconfig (key ``value`` or ``value.yaml``, or ``secretRef.key``), as in Flux;
-        else this gitferry's own target."""
-        if kube_config is None:
+    def target_for(
+        self, namespace: str, kube_config: KubeConfigReference | None, service_account: str | None = None
+    ) -> Target:
+        """Where a Kustomization's objects go, as in Flux: the cluster of ``spec.kubeConfig``'s Secret,
+        else this gitferry's own target; acting as ``spec.serviceAccountName`` when it is set."""
+        from gitferry.targets.kube_client import KubeClient, load_config
+        from gitferry.targets.kubernetes import KubernetesTarget
+
+        impersonate = f"system:serviceaccount:{namespace}:{service_account}" if service_account else None
+        if kube_config is None and impersonate is None:
             return self.target
+        if kube_config is not None:
+            text = self._kubeconfig(namespace, kube_config)
+            cluster = hashlib.sha256(text.encode()).hexdigest()[:16]
+            config, state = load_config(text=text), self.data_dir / "kubernetes" / cluster
+        elif isinstance(self.target, KubernetesTarget) and self.target.client.config is not None:
+            cluster, config, state = "", self.target.client.config, self.target.state_dir
+        else:
+            raise InvalidObjectError(
+                f"field spec.serviceAccountName: acting as a service account needs a Kubernetes target,"
+                f" not {self.target.name}"
+            )
+        # A client belongs to the event loop it was made in: one per loop (the daemon has one).
+        cache_key = f"{id(asyncio.get_running_loop())}/{cluster}/{impersonate or ''}"
+        if cache_key not in self._remote_targets:
+            client = KubeClient.connect(config, impersonate=impersonate)
+            self._remote_targets[cache_key] = KubernetesTarget(client, state)
+        return self._remote_targets[cache_key]
+
+    def _kubeconfig(self, namespace: str, kube_config: KubeConfigReference) -> str:
+        """The kubeconfig in ``spec.kubeConfig.secretRef``: key ``value`` or ``value.yaml``, or ``key``."""
         ref = kube_config.secret_ref or {}
         name, key = str(ref.get("name", "")), ref.get("key")
         where = f"spec.kubeConfig.secretRef: Secret {namespace}/{name}"
@@ -81,14 +107,7 @@ class World:
         if not text:
             wanted = f"key {key!r}" if key else "key 'value' or 'value.yaml'"
             raise InvalidObjectError(f"{where} has no {wanted} with a kubeconfig")
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        if digest not in self._remote_targets:
-            from gitferry.targets.kube_client import KubeClient, load_config
-            from gitferry.targets.kubernetes import KubernetesTarget
-
-            client = KubeClient.connect(load_config(text=text))
-            self._remote_targets[digest] = KubernetesTarget(client, self.data_dir / "kubernetes" / digest)
-        return self._remote_targets[digest]
+        return text
 
     def image_pushed(self, reference: str) -> None:
         """A pipeline pushed ``reference``: the ImageRepositories scanning its repository look now,

@@ -72,17 +72,22 @@ def load_config(kubeconfig: Path | None = None, context: str | None = None, text
 class KubeClient:
     """Requests to one API server. ``http`` is the seam: tests may pass any httpx client."""
 
-    def __init__(self, http: httpx.AsyncClient, server: str) -> None:
-        self.http, self.server = http, server
+    def __init__(self, http: httpx.AsyncClient, server: str, config: SingleConfig | None = None) -> None:
+        self.http, self.server, self.config = http, server, config
         self._resources: dict[tuple[str, str], ApiResource] | None = None
         # How many requests were sent, and how many of them could change the cluster (not dry runs).
         self.requests = 0
         self.writes = 0
 
     @classmethod
-    def connect(cls, config: SingleConfig, timeout: float = 30.0) -> KubeClient:
+    def connect(cls, config: SingleConfig, timeout: float = 30.0, impersonate: str | None = None) -> KubeClient:
+        """A client for ``config``'s cluster; ``impersonate`` acts as that user (a service account's
+        ``system:serviceaccount:NS:NAME``), so the cluster's RBAC limits what is applied."""
         params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout))
-        return cls(client_adapter.AsyncClient(config, params), config.cluster.server)
+        http = client_adapter.AsyncClient(config, params)
+        if impersonate:
+            http.headers["Impersonate-User"] = impersonate
+        return cls(http, config.cluster.server, config)
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -49,6 +49,7 @@ def _app(cluster: Cluster) -> Starlette:
             body=body,
             user_agent=request.headers.get("user-agent", ""),
             authorization=request.headers.get("authorization"),
+            impersonate_user=request.headers.get("impersonate-user"),
         )
         reply = cluster.handle(call)
         if reply.delay:

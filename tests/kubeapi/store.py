@@ -113,6 +113,7 @@ class Call:
     body: bytes = b""
     user_agent: str = ""
     authorization: str | None = None
+    impersonate_user: str | None = None  # Impersonate-User: recorded, not enforced (there is no RBAC)
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -176,6 +177,7 @@ class Request:
     name: str | None = None
     subresource: str | None = None
     field_manager: str | None = None
+    impersonate_user: str | None = None
 
 
 @dataclass
@@ -586,6 +588,7 @@ class Cluster:
                         name=target.name if target else None,
                         subresource=target.subresource if target else None,
                         field_manager=call.param("fieldManager"),
+                        impersonate_user=call.impersonate_user,
                     )
                 )
             return reply
