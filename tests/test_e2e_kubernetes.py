@@ -76,7 +76,7 @@ def test_git_changes_reach_the_cluster_and_drift_is_put_back(tmp_path: Path, api
         cli("reconcile", "kustomization", "apps-dev")
         assert replicas("k-dev") == 3
         events = " ".join(cli("events", "--for", "Kustomization/apps-dev").split())
-        assert "Deployment/k-dev/web configured (drift: .spec.replicas: live 7, desired 3)" in events, events
+        assert "Deployment/k-dev/web configured (drift: .spec.replicas: live 7, desired 3;" in events, events
 
         os.remove(repo.work / "clusters/local/apps.yaml")
         repo.commit("remove the apps")

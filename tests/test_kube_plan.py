@@ -105,3 +105,16 @@ HEALTH: list[tuple[str, dict[str, Any], str, str]] = [
 def test_kstatus_health(case: str, live: dict[str, Any], status: str, says: str) -> None:
     got, message = health_of(live)
     assert got == status and says in message, (got, message)
+
+
+def test_takeover_moves_kubectls_fields_into_gitferrys_apply_entry() -> None:
+    managed = [
+        {"manager": "gitferry", "operation": "Apply", "apiVersion": "v1", "fieldsV1": {"f:data": {"f:a": {}}}},
+        {"manager": "kubectl-edit", "operation": "Update", "apiVersion": "v1", "fieldsV1": {"f:data": {"f:b": {}}}},
+        {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "fieldsV1": {}},
+    ]
+    taken, managers = kube_plan.takeover(managed, "gitferry", "v1")
+    assert managers == ["kubectl-edit"]
+    assert [m["manager"] for m in taken] == ["kube-controller-manager", "gitferry"]
+    assert taken[-1]["fieldsV1"] == {"f:data": {"f:a": {}, "f:b": {}}}
+    assert kube_plan.takeover(managed[:1], "gitferry", "v1") == (managed[:1], [])

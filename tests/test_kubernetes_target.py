@@ -179,7 +179,7 @@ def test_drift_is_corrected_and_named(cluster: Cluster) -> None:
     cluster.call(edit)
     [_, applied] = cluster.applied(*objects)
     assert applied.action == "configured"
-    assert applied.cause == 'drift: .data.greeting: live "hacked", desired "hi"'
+    assert applied.cause == 'drift: .data.greeting: live "hacked", desired "hi"; took over the fields of kubectl-edit'
     assert live(cluster, "ConfigMap", "v1", ns, "cfg")["data"] == {"greeting": "hi"}  # type: ignore[index]
 
 
@@ -441,3 +441,21 @@ def test_a_status_write_needs_no_dry_run_but_a_label_edited_by_hand_is_drift(clu
     api.edit("Deployment", "web", ns, {"metadata": {"labels": {"kustomize.toolkit.fluxcd.io/name": "other"}}})
     [_, web] = cluster.applied(*objects)
     assert web.action == "configured" and ".metadata.labels" in web.cause, web
+
+
+def test_fields_added_by_hand_are_removed_under_override_and_kept_under_merge(cluster: Cluster) -> None:
+    """Flux's Override: kubectl's managed fields are taken over, so what Git does not set goes; Merge keeps it."""
+    api = fake_only(cluster.server)
+    ns = cluster.namespace
+    merged = configmap(ns, "merged", a="1")
+    merged["metadata"]["annotations"] = {"kustomize.toolkit.fluxcd.io/ssa": "Merge"}
+    objects = [namespace(ns), configmap(ns, "cfg", a="1"), merged]
+    cluster.apply(*objects)
+    for name in ("cfg", "merged"):
+        api.edit("ConfigMap", name, ns, {"data": {"added": "by hand"}}, field_manager="kubectl-edit")
+    done = {str(a.key): a for a in cluster.applied(*objects)}
+    assert done[f"ConfigMap/{ns}/cfg"].cause == "drift: took over the fields of kubectl-edit"
+    assert live(cluster, "ConfigMap", "v1", ns, "cfg")["data"] == {"a": "1"}  # type: ignore[index]
+    assert done[f"ConfigMap/{ns}/merged"].action == "unchanged"
+    assert live(cluster, "ConfigMap", "v1", ns, "merged")["data"] == {"a": "1", "added": "by hand"}  # type: ignore[index]
+    assert set(cluster.apply(*objects).values()) == {"unchanged"}

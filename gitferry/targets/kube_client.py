@@ -10,7 +10,7 @@ RejectedObjectError (only Git can fix it), anything else a KubernetesError (retr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,6 +187,19 @@ class KubeClient:
         response = await self._send("PATCH", path, what=what, params=params, body=obj, content_type=APPLY_PATCH)
         _raise_for(response, what)
         return dict(response.json()), response.status_code == 201
+
+    async def set_managed_fields(self, res: ApiResource, live: Resource, managed: Sequence[Resource]) -> None:
+        """Replace ``live``'s managedFields (a merge patch, refused if the object moved since it was read)."""
+        meta = live.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name"))
+        what = _describe(res, namespace, name)
+        body = {"metadata": {"managedFields": [*managed], "resourceVersion": meta.get("resourceVersion")}}
+        path = res.path(namespace, name)
+        response = await self._send(
+            "PATCH", path, what=what, params={"fieldManager": FIELD_MANAGER}, body=body,
+            content_type="application/merge-patch+json",
+        )  # fmt: skip
+        _raise_for(response, what)
 
     async def delete(self, res: ApiResource, namespace: str, name: str, propagation: str = "Background") -> bool:
         """Delete an object; False when it was already gone."""

@@ -101,3 +101,44 @@ def describe_drift(changes: list[tuple[str, Any, Any]], *, secret: bool = False,
     shown = [f"{path}: live {shown_value(have)}, desired {shown_value(want)}" for path, have, want in changes[:limit]]
     more = f"; and {len(changes) - limit} more" if len(changes) > limit else ""
     return "; ".join(shown) + more
+
+
+# Managers whose fields an Override apply takes over, as Flux does: kubectl (edit, client-side and
+# server-side apply) and the pre-SSA "before-first-apply".
+TAKEN_OVER_PREFIXES = ("kubectl", "before-first-apply")
+
+
+def _merge_fields(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = (
+            _merge_fields(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+        )
+    return out
+
+
+def _is_apply_of(entry: dict[str, Any], manager: str) -> bool:
+    return entry.get("manager") == manager and entry.get("operation") == "Apply" and not entry.get("subresource")
+
+
+def takeover(managed: list[dict[str, Any]], manager: str, api_version: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """``managedFields`` with the fields of kubectl's entries moved into ``manager``'s Apply entry, so
+    the next apply removes those Git does not set; and the managers taken over (none: nothing to do)."""
+    foreign = [
+        m for m in managed
+        if str(m.get("manager", "")).startswith(TAKEN_OVER_PREFIXES) and not m.get("subresource")
+    ]  # fmt: skip
+    if not foreign:
+        return managed, []
+    fresh: dict[str, Any] = {
+        "manager": manager,
+        "operation": "Apply",
+        "apiVersion": api_version,
+        "fieldsType": "FieldsV1",
+    }
+    mine = next((m for m in managed if _is_apply_of(m, manager)), fresh)
+    fields: dict[str, Any] = dict(mine.get("fieldsV1") or {})
+    for entry in foreign:
+        fields = _merge_fields(fields, entry.get("fieldsV1") or {})
+    kept = [m for m in managed if m is not mine and not any(m is f for f in foreign)]
+    return [*kept, {**mine, "fieldsV1": fields}], sorted({str(f.get("manager")) for f in foreign})

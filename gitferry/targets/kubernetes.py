@@ -31,7 +31,7 @@ from gitferry.api.manifests import Resource
 from gitferry.errors import InvalidObjectError, KubernetesError, RejectedObjectError
 from gitferry.targets import kube_plan
 from gitferry.targets.base import Applied, ApplyOptions, Health, Owner
-from gitferry.targets.kube_client import ApiResource, KubeClient
+from gitferry.targets.kube_client import FIELD_MANAGER, ApiResource, KubeClient
 from gitferry.targets.kube_health import health_of
 
 CRD_KIND = "CustomResourceDefinition"
@@ -132,14 +132,23 @@ class KubernetesTarget:
             self._record(state, key, res, digest, live)
             return Applied(key, "unchanged")  # neither Git nor anyone else changed it: no request at all
         cause = ""
+        if live is not None and policy == "Override":
+            managed = (live.get("metadata") or {}).get("managedFields") or []
+            taken, managers = kube_plan.takeover(managed, FIELD_MANAGER, res.api_version)
+            if managers:  # fields set by hand that Git does not set go with the next apply, as in Flux
+                await self.client.set_managed_fields(res, live, taken)
+                result, _ = await self._server_apply(obj, res, options)
+                self._record(state, key, res, digest, result)
+                changed = _drift(obj, live, key) if recorded.get("digest") == digest else ""
+                took = f"took over the fields of {', '.join(managers)}"
+                return Applied(key, "configured", cause=f"drift: {changed}; {took}" if changed else f"drift: {took}")
         if live is not None:
             dry, _ = await self._server_apply(obj, res, options, dry_run=True)
             if kube_plan.comparable(dry) == kube_plan.comparable(live):
                 self._record(state, key, res, digest, live)
                 return Applied(key, "unchanged")
             if recorded.get("digest") == digest:  # Git did not change it: someone else did
-                changes = kube_plan.drift(kube_plan.comparable(obj), kube_plan.comparable(live))
-                cause = "drift: " + (kube_plan.describe_drift(changes, secret=key.kind == "Secret") or "fields removed")
+                cause = "drift: " + (_drift(obj, live, key) or "fields removed")
         # Not listed as ours: apply at once (it creates it, or takes over one made by hand).
         result, created = await self._server_apply(obj, res, options)
         self._record(state, key, res, digest, result)
@@ -313,6 +322,12 @@ def _unmoved(live: Resource, recorded: dict[str, Any]) -> bool:
         and generation == recorded.get("generation")
         and labelled == recorded.get("metadata")
     )
+
+
+def _drift(desired: Resource, live: Resource, key: ObjectKey) -> str:
+    """The fields Git sets that the live object has otherwise, Secret values masked."""
+    changes = kube_plan.drift(kube_plan.comparable(desired), kube_plan.comparable(live))
+    return kube_plan.describe_drift(changes, secret=key.kind == "Secret")
 
 
 def _type_of(obj: Resource) -> tuple[str, str]:

@@ -964,7 +964,14 @@ class Cluster:
                 f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: {live_meta.get('uid')}",
             )
         self._type_check(rt, new, apply=False)
+        supplied = meta.get("managedFields")
         new = self._prepare_update(rt, live, new, subresource)
+        if isinstance(supplied, list) and supplied and supplied != live_meta.get("managedFields"):
+            # The request changed managedFields itself (how a tool takes over another's fields): the
+            # server stores them as given and tracks nothing for this request. Unchanged ones (a patch
+            # merged onto the live object carries them) mean ordinary tracking.
+            given = _entries({"metadata": {"managedFields": supplied}})
+            return self._commit(rt, live, new, given, dry, subresource)
         entries = _entries(live)
         stamp = now()
         diff = compare(_content(live), _content(new), rt.schema)
