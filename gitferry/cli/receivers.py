@@ -11,7 +11,7 @@ import typer
 
 from gitferry.api.keys import ObjectKey
 from gitferry.api.receivers import parse_receiver, webhook_path
-from gitferry.cli.context import console, fail, http_address, make_world, open_store
+from gitferry.cli.context import console, fail, http_address, open_store
 from gitferry.errors import GitferryError, InvalidObjectError
 
 receiver_app = typer.Typer(help="Webhook Receivers (Flux notification.toolkit.fluxcd.io/v1).", no_args_is_help=True)
@@ -80,7 +80,7 @@ def install_hook(
     from gitferry.controllers.receiver import token_of
 
     try:
-        token = token_of(receiver, make_world(store))
+        token = token_of(receiver, store)
     except GitferryError as e:
         raise fail(f"Receiver {namespace}/{name}: {e}") from e
     base = url or http_address()

@@ -50,7 +50,7 @@ def objects_table(store: Store, kind: str, namespace: str | None) -> Table:
         if namespace is not None and stored.key.namespace != namespace:
             continue
         status = store.get_status(stored.key)
-        suspended = bool((stored.manifest.get("spec") or {}).get("suspend")) or stored.suspended
+        suspended = stored.is_suspended
         ready, message = _ready_cells(status)
         cells = [stored.key.name, value_of(status), str(suspended), ready, message]
         table.add_row(*([stored.key.namespace, *cells] if namespace is None else cells))

@@ -7,25 +7,24 @@ is stored, and a Receiver whose Secret is missing answers nothing.
 
 from __future__ import annotations
 
-from gitferry.api.keys import ObjectKey
 from gitferry.api.meta import parse_duration
 from gitferry.api.receivers import TOKEN_KEY, Receiver, parse_receiver, webhook_path
 from gitferry.controllers import statuses
 from gitferry.controllers.failures import report_failure
 from gitferry.controllers.outcome import Outcome
-from gitferry.controllers.world import World
+from gitferry.controllers.world import World, lookup_data
 from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjectError
-from gitferry.store.sqlite import StoredObject
+from gitferry.store.sqlite import Store, StoredObject
 
 KIND = "Receiver"
 DEFAULT_INTERVAL_SECONDS = 600.0  # Flux's default: how often the Secret is read again
 TOKEN_MISSING = "TokenNotFound"
 
 
-def token_of(receiver: Receiver, world: World) -> str:
+def token_of(receiver: Receiver, store: Store) -> str:
     """The token in the Receiver's Secret; DependencyNotReadyError naming the Secret and key."""
     name = receiver.spec.secret_ref.name
-    data = world.lookup_data("Secret", receiver.metadata.namespace, name)
+    data = lookup_data(store, "Secret", receiver.metadata.namespace, name)
     where = f"Secret {receiver.metadata.namespace}/{name} (spec.secretRef)"
     if data is None:
         raise DependencyNotReadyError(
@@ -37,20 +36,15 @@ def token_of(receiver: Receiver, world: World) -> str:
     return token
 
 
-def receivers(world: World) -> list[Receiver]:
+def receivers(store: Store) -> list[Receiver]:
     """Every valid, stored Receiver (an invalid one is reported by its own reconcile)."""
     out = []
-    for stored in world.store.list_objects(KIND):
+    for stored in store.list_objects(KIND):
         try:
             out.append(parse_receiver(stored.manifest, stored.origin))
         except InvalidObjectError:
             continue
     return out
-
-
-def suspended(world: World, key: ObjectKey) -> bool:
-    stored = world.store.get_object(key)
-    return stored is not None and (stored.suspended or bool((stored.manifest.get("spec") or {}).get("suspend")))
 
 
 async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) -> Outcome:
@@ -65,7 +59,7 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     if stored.suspended or receiver.spec.suspend:
         return Outcome(requeue_after=interval, ready=statuses.ready_of(old), message="suspended")
     try:
-        token = token_of(receiver, world)
+        token = token_of(receiver, world.store)
     except GitferryError as e:
         return report_failure(
             world, stored, old, e, transient_reason=TOKEN_MISSING, interval=interval, failures=failures,

@@ -23,7 +23,7 @@ from gitferry.store.runs import PipelineRuns
 from gitferry.store.sqlite import Store
 from gitferry.targets.base import Target
 
-__all__ = ["SELF_MANAGED_KINDS", "RenderCacheEntry", "World", "decoded_data"]
+__all__ = ["SELF_MANAGED_KINDS", "RenderCacheEntry", "World", "decoded_data", "lookup_data"]
 
 
 @dataclass
@@ -142,13 +142,17 @@ class World:
         return True
 
     def lookup_data(self, kind: str, namespace: str, name: str) -> dict[str, str] | None:
-        """The data of a ConfigMap or Secret (decoded), from the store or any applied set."""
-        key = ObjectKey(kind, namespace, name)
-        stored = self.store.get_object(key)
-        obj = stored.manifest if stored is not None else self.store.find_applied(key)
-        if obj is None:
-            return None
-        return decoded_data(obj)
+        return lookup_data(self.store, kind, namespace, name)
+
+
+def lookup_data(store: Store, kind: str, namespace: str, name: str) -> dict[str, str] | None:
+    """The data of a ConfigMap or Secret (decoded), from the store or any applied set."""
+    key = ObjectKey(kind, namespace, name)
+    stored = store.get_object(key)
+    obj = stored.manifest if stored is not None else store.find_applied(key)
+    if obj is None:
+        return None
+    return decoded_data(obj)
 
 
 def decoded_data(obj: Resource) -> dict[str, str]:

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from gitferry import __version__
 from gitferry.api.receivers import HOOK_PREFIX, Receiver, missing, targets, webhook_path
-from gitferry.controllers.receiver import receivers, suspended, token_of
+from gitferry.controllers.receiver import receivers, token_of
 from gitferry.errors import GitferryError
 from gitferry.server import webhooks
 
@@ -31,9 +31,10 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def _find(reactor: Reactor, path: str) -> tuple[Receiver, str] | None:
     """The Receiver whose webhook path is ``path``, with its token (read afresh: rotation works at once)."""
-    for receiver in receivers(reactor.world):
+    store = reactor.world.store
+    for receiver in receivers(store):
         try:
-            token = token_of(receiver, reactor.world)
+            token = token_of(receiver, store)
         except GitferryError:
             continue
         if hmac.compare_digest(webhook_path(token, receiver.metadata.name, receiver.metadata.namespace), path):
@@ -56,7 +57,8 @@ def create_app(reactor: Reactor) -> FastAPI:
             return _error(404, "no Receiver has this path (see 'gitferry get receivers')")
         receiver, token = found
         name = f"Receiver {receiver.metadata.namespace}/{receiver.metadata.name}"
-        if suspended(reactor.world, receiver.key):
+        stored = store.get_object(receiver.key)
+        if stored is not None and stored.is_suspended:
             return _error(503, f"{name} is suspended: nothing triggered")
         verdict = webhooks.check(receiver, token, request.headers, await request.body())
         sender = request.client.host if request.client else "unknown"

@@ -34,6 +34,11 @@ class StoredObject:
     suspended: bool
     deleted: bool
 
+    @property
+    def is_suspended(self) -> bool:
+        """Suspended by ``gitferry suspend``, or by ``spec.suspend: true`` in Git."""
+        return self.suspended or bool((self.manifest.get("spec") or {}).get("suspend"))
+
 
 @dataclass(frozen=True)
 class Event:
