@@ -173,13 +173,14 @@ def _validate(ks: Kustomization, world: World, manifests: Sequence[Manifest]) ->
     gitferry's own kinds are checked as the API server's schema would check them, so a bad child
     Kustomization fails its parent (naming file and field) and the running child keeps its spec.
     """
+    target = target_of(ks, world)
     for manifest in manifests:
         try:
             if is_self_managed(manifest.obj):
                 parse_object(manifest.obj, manifest.origin)
             else:
                 # Unknown kinds raise here; kinds the target cannot run are skipped and reported later.
-                target_of(ks, world).unsupported_reason(manifest.obj)
+                target.unsupported_reason(manifest.obj)
                 continue
         except InvalidObjectError as e:
             where = "" if manifest.origin in str(e) else f" (in {manifest.origin})"
@@ -202,9 +203,10 @@ async def _apply(
     own = [m for m in manifests if is_self_managed(m.obj)]
     workloads = [o for o in objects if not is_self_managed(o)]
     options = ApplyOptions(force=ks.spec.force, timeout=ks.spec.timeout_seconds)
+    target = target_of(ks, world)
     try:
         # A set of only gitferry objects (a cluster's root) need not ask the target anything.
-        applied = await target_of(ks, world).apply(owner_of(key), workloads, options) if workloads else []
+        applied = await target.apply(owner_of(key), workloads, options) if workloads else []
     except GitferryError:
         # What the target did apply stays owned: keep old and new keys so nothing is orphaned.
         _save_inventory(world, owner, old_inventory, _union(old_inventory, objects))
@@ -214,7 +216,7 @@ async def _apply(
     pruned: list[ObjectKey] = []
     if ks.spec.prune:
         gone = to_prune(old_inventory, new_keys)
-        pruned = await _prune(target_of(ks, world), world, key, gone, old_inventory)
+        pruned = await _prune(target, world, key, gone, old_inventory)
         kept = [old_inventory[k] for k in gone if k not in pruned]
         _save_inventory(world, owner, old_inventory, [*objects, *kept])
     else:
@@ -224,8 +226,7 @@ async def _apply(
     health_error = await _wait_healthy(ks, world, objects, applied) if (ks.spec.wait or ks.spec.health_checks) else None
     message = f"Applied revision: {revision}"
     if skipped:
-        where = target_of(ks, world).name
-        message += f"; not run on {where}: " + ", ".join(f"{a.key} ({a.detail})" for a in skipped)
+        message += f"; not run on {target.name}: " + ", ".join(f"{a.key} ({a.detail})" for a in skipped)
     ignoring = [a for a in applied if a.action != "skipped" and a.detail]
     if ignoring:
         message += "; " + ", ".join(f"{a.key}: {a.detail}" for a in ignoring)
@@ -327,9 +328,9 @@ async def _wait_healthy(
         keys = [ObjectKey(h.kind, h.namespace or ks.metadata.namespace, h.name) for h in ks.spec.health_checks]
     if not keys:
         return None
-    deadline = world.clock.monotonic() + ks.spec.timeout_seconds
+    target, deadline = target_of(ks, world), world.clock.monotonic() + ks.spec.timeout_seconds
     while True:
-        report = await target_of(ks, world).health(owner_of(ks.key), keys)
+        report = await target.health(owner_of(ks.key), keys)
         bad = [h for h in report if h.status != "Current"]
         if not bad:
             return None

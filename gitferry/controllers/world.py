@@ -71,12 +71,12 @@ class World:
     ) -> Target:
         """Where a Kustomization's objects go, as in Flux: the cluster of ``spec.kubeConfig``'s Secret,
         else this gitferry's own target; acting as ``spec.serviceAccountName`` when it is set."""
+        if kube_config is None and not service_account:
+            return self.target  # the common case: no imports, no lookups
         from gitferry.targets.kube_client import KubeClient, load_config
         from gitferry.targets.kubernetes import KubernetesTarget
 
         impersonate = f"system:serviceaccount:{namespace}:{service_account}" if service_account else None
-        if kube_config is None and impersonate is None:
-            return self.target
         if kube_config is not None:
             text = self._kubeconfig(namespace, kube_config)
             cluster = hashlib.sha256(text.encode()).hexdigest()[:16]
