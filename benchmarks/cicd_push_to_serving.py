@@ -387,12 +387,7 @@ class Env:
         return True
 
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            self.daemon.check()
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}; see {self.up_log}")
-            time.sleep(0.1)
+        self.daemon.wait_for(what, predicate, timeout)
 
     def start(self) -> None:
         from tests.gitops import FIRST_APP_TAG

@@ -122,6 +122,16 @@ class Daemon:
         if self.process is not None and self.process.poll() is not None:
             raise SystemExit(f"gitferry up exited ({self.process.returncode}):\n{self.up_log.read_text()[-3000:]}")
 
+    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
+        """Until ``predicate()`` holds; SystemExit naming ``what`` (and this log) after ``timeout``, or at once if
+        the daemon exited."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            self.check()
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}; see {self.up_log}")
+            time.sleep(interval)
+
 
 # ---------------------------------------------------------------------------------------------
 # the traced daemon: the real CLI, with spans written to a JSON-lines file

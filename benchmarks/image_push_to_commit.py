@@ -211,12 +211,7 @@ class Env:
         return json.loads(rows[0][0]) if rows else {}
 
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            self.daemon.check()
-            if time.monotonic() > deadline:
-                raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
-            time.sleep(0.05)
+        self.daemon.wait_for(what, predicate, timeout, interval=0.05)
 
     def ready_at_start(self) -> bool:
         policy = self.status("ImagePolicy")
