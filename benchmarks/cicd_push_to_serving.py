@@ -218,17 +218,9 @@ def remove_pods(prefix: str) -> list[str]:
     return doomed
 
 
-def remove_images(repository: str) -> tuple[list[str], list[str]]:
-    """Every tag of ``repository`` in local storage (the images built here) removed with the intermediate
-    images of their ``--layers`` builds (podman deletes untagged parents); the tags removed and any left."""
-
-    def tags() -> list[str]:
-        return podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository, check=False).split()
-
-    listed = tags()
-    if listed:
-        podman("rmi", "-f", *listed, check=False)
-    return listed, tags()
+def images_left(repository: str) -> list[str]:
+    """Tags of ``repository`` still in local storage (the registry's clean-up, tests/registry.py, removes them)."""
+    return podman("images", "--format", "{{.Repository}}:{{.Tag}}", repository, check=False).split()
 
 
 def ensure_base_image() -> None:
@@ -946,7 +938,6 @@ def main() -> int:
     )
     failed = True
     removed_pods: list[str] = []
-    removed_images: list[str] = []
     left_images: list[str] = []
     try:
         with serve_registry(root / "registry") as registry:
@@ -992,15 +983,15 @@ def main() -> int:
         env.daemon.stop()
         removed_pods = remove_pods(prefix)
         if env.image:
-            removed_images, left_images = remove_images(env.image)
+            left_images = images_left(env.image)
         if failed or args.keep:
             log(f"kept {root} (gitferry up log: {env.up_log})")
         else:
             shutil.rmtree(root, ignore_errors=True)
         log(
-            f"cleaned up: {len(removed_pods)} pods with prefix {prefix!r}, {len(removed_images)} images of "
-            f"{env.image or '(none)'} (with their intermediate images; left: {len(left_images)}), "
-            f"registry stopped{'' if failed or args.keep else ', temp dir removed'}; "
+            f"cleaned up: {len(removed_pods)} pods with prefix {prefix!r}; registry stopped with the images built "
+            f"for it ({env.image or '(none)'} left: {len(left_images)})"
+            f"{'' if failed or args.keep else '; temp dir removed'}; "
             f"took {time.monotonic() - began:.0f}s; load average now {os.getloadavg()[0]:.1f}"
         )
     return 0
