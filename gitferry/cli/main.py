@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from gitferry import __version__
-from gitferry.cli import actions, images, inspect, pipelineruns, receivers, running, secrets
+from gitferry.cli import actions, images, inspect, pipelineruns, receivers, running, secrets, tokens
 from gitferry.cli.context import TARGET_FILE, console, fail, make_world, open_store, settings
 from gitferry.errors import GitferryError
 
@@ -33,6 +33,7 @@ app.add_typer(secrets.create_app, name="create")
 app.add_typer(images.image_app, name="image")
 app.add_typer(pipelineruns.pipelinerun_app, name="pipelinerun")
 app.add_typer(receivers.receiver_app, name="receiver")
+app.add_typer(tokens.token_app, name="token")
 app.command("events", help="Show events, newest last (as flux events).")(inspect.events)
 app.command("up", help="Run the reconcile loop in the foreground, with live status in the terminal.")(running.up)
 app.command("check", help="Check that git, podman and kustomize work and the data directory is usable.")(running.check)

@@ -86,6 +86,7 @@ async def _up(concurrency: int, task_concurrency: int, live: bool, http_port: in
     await http.start()
     address_file = settings.data_dir / HTTP_ADDRESS_FILE
     address_file.write_text(http.address + "\n")
+    console.print(f"web UI: {http.address}/ui/ · API: {http.address}/api/v1 (sign in with 'gitferry token create')")
     console.print(f"webhooks: {http.address}/hook/... (see 'gitferry get receivers')")
     runner = asyncio.ensure_future(reactor.run(stop))
     try:

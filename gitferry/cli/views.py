@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rich.table import Table
@@ -22,28 +21,11 @@ def _ready_cells(status: statuses.Status) -> tuple[str, str]:
     return condition["status"], condition.get("message", "")
 
 
-def _latest_image(status: statuses.Status) -> str:
-    latest = status.get("latestRef") or {}
-    return f"{latest['name']}:{latest['tag']}" if latest else ""
-
-
-# The column ``flux get`` shows after NAME, by kind.
-_DETAIL: dict[str, tuple[str, Callable[[statuses.Status], str]]] = {
-    "GitRepository": ("REVISION", lambda s: str((s.get("artifact") or {}).get("revision", ""))),
-    "Kustomization": ("REVISION", lambda s: str(s.get("lastAppliedRevision", ""))),
-    "ImageRepository": ("LAST SCAN", lambda s: str((s.get("lastScanResult") or {}).get("scanTime", ""))),
-    "ImagePolicy": ("LATEST IMAGE", _latest_image),
-    "ImageUpdateAutomation": ("LAST RUN", lambda s: str(s.get("lastAutomationRunTime", ""))),
-    "Repository": ("BRANCHES", lambda s: ", ".join(sorted(s.get("observedHeads") or {}))),
-    "Receiver": ("WEBHOOK PATH", lambda s: str(s.get("webhookPath") or "")),
-}
-
-
 def objects_table(store: Store, kind: str, namespace: str | None) -> Table:
     table = Table(box=None, pad_edge=False)
     if namespace is None:
         table.add_column("NAMESPACE")
-    detail, value_of = _DETAIL[kind]
+    detail, value_of = statuses.DETAIL_COLUMNS[kind]
     for column in ("NAME", detail, "SUSPENDED", "READY", "MESSAGE"):
         table.add_column(column, overflow="fold")
     for stored in store.list_objects(kind):

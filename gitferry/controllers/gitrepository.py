@@ -17,7 +17,7 @@ from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import World
 from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjectError
 from gitferry.sources.git import Artifact, GitCredentials, fetch
-from gitferry.store.sqlite import StoredObject
+from gitferry.store.sqlite import CommitInfo, StoredObject
 
 log = logging.getLogger("gitferry.gitrepository")
 
@@ -136,6 +136,8 @@ async def reconcile(stored: StoredObject, world: World, *, failures: int = 0) ->
     if changed:
         log.info("%s: %s", key, message)
         world.store.add_event(key, "Normal", "NewArtifact", f"{message}: {artifact.message}".rstrip(": "))
+        commit = CommitInfo(key, artifact.commit, artifact.author, artifact.message)
+        world.store.put_commit(key, artifact.revision, commit)
     return Outcome(requeue_after=interval, ready=True, message=message, new_artifact=changed)
 
 

@@ -581,6 +581,8 @@ class RunManager:
             self.store.update_run(name, records.FAILED, reason="Invalid", message=str(e), finished=timestamp())
             log.warning("pipelinerun %s not started: %s", name, e)
             return name
+        # As Tekton does, the run keeps the pipeline it ran: its task graph is shown from this.
+        manifest["status"] = {"pipelineSpec": plan.spec.model_dump(by_alias=True, exclude_defaults=True)}
         self.store.create(name, named.metadata.namespace, pipeline, manifest, repository=repository,
                           revision=revision, trigger=trigger)  # fmt: skip
         if self._limit is None:

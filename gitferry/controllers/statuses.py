@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gitferry.api.keys import ObjectKey, timestamp
@@ -91,3 +92,20 @@ def same_apart_from_times(a: Status, b: Status) -> bool:
         return out
 
     return strip(a) == strip(b)
+
+
+def _latest_image(status: Status) -> str:
+    latest = status.get("latestRef") or {}
+    return f"{latest['name']}:{latest['tag']}" if latest else ""
+
+
+# What ``flux get`` shows after NAME, by kind: the one fact that says where the object is.
+DETAIL_COLUMNS: dict[str, tuple[str, Callable[[Status], str]]] = {
+    "GitRepository": ("REVISION", lambda s: str((s.get("artifact") or {}).get("revision", ""))),
+    "Kustomization": ("REVISION", lambda s: str(s.get("lastAppliedRevision", ""))),
+    "ImageRepository": ("LAST SCAN", lambda s: str((s.get("lastScanResult") or {}).get("scanTime", ""))),
+    "ImagePolicy": ("LATEST IMAGE", _latest_image),
+    "ImageUpdateAutomation": ("LAST RUN", lambda s: str(s.get("lastAutomationRunTime", ""))),
+    "Repository": ("BRANCHES", lambda s: ", ".join(sorted(s.get("observedHeads") or {}))),
+    "Receiver": ("WEBHOOK PATH", lambda s: str(s.get("webhookPath") or "")),
+}

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
 
 from gitferry.api import tekton, tekton_params
 from gitferry.errors import InvalidObjectError, UnsupportedError
@@ -74,14 +77,14 @@ def plan(
         raise UnsupportedError(f"{where}: not supported yet: {', '.join(dict.fromkeys(unsupported))}")
     params = _params(spec.params, run.spec.param_values, f"{where}: pipeline {pipeline_name}")
     _check_workspaces(spec, run, where)
-    nodes = tuple(_node(t) for t in planned.values() if not t.is_finally)
+    nodes = tuple(_node(t.task) for t in planned.values() if not t.is_finally)
     try:
         graph.check(nodes)
     except InvalidObjectError as e:
         raise InvalidObjectError(f"{where}: pipeline {pipeline_name}: {e}") from e
     known = set(planned)
     for t in planned.values():
-        for producer in _node(t).uses_results_of:
+        for producer in _node(t.task).uses_results_of:
             if producer not in known or planned[producer].is_finally:
                 raise InvalidObjectError(
                     f"{where}: task {t.name} reads results of {producer!r}, which is not a task of the pipeline"
@@ -155,8 +158,16 @@ def _check_workspaces(spec: tekton.PipelineSpec, run: tekton.PipelineRun, where:
             )
 
 
-def _node(planned: PlannedTask) -> graph.TaskNode:
-    task = planned.task
+def task_nodes(raw: Mapping[str, Any]) -> tuple[graph.TaskNode, ...]:
+    """The task graph of a pipeline spec recorded with a run (its ``status.pipelineSpec``), to show it."""
+    try:
+        spec = tekton.PipelineSpec.model_validate(raw)
+    except ValidationError as e:
+        raise InvalidObjectError(f"recorded pipeline spec: {e.errors()[0]['msg']}") from e
+    return tuple(_node(task) for task in spec.tasks)
+
+
+def _node(task: tekton.PipelineTask) -> graph.TaskNode:
     refs = variables.tree_references([p.model_dump(by_alias=True) for p in task.params])
     refs += variables.tree_references([w.model_dump(by_alias=True) for w in task.when])
     return graph.TaskNode(

@@ -1,81 +1,122 @@
-"""The HTTP application ``gitferry up`` serves: Flux ``Receiver`` webhooks and a health check.
+"""The HTTP application ``gitferry up`` serves on 127.0.0.1.
 
-A webhook request finds its Receiver by path (Flux's ``/hook/`` + sha256 of token, name and
-namespace), passes the sender type's check (``webhooks.check``), and asks the reactor to reconcile
-each object the Receiver names, without waiting for them: the answer comes back in milliseconds,
-as the senders (GitHub, GitLab, a post-receive hook) expect. Every request that is refused or
-handled leaves an event on the Receiver.
+- ``/healthz``: open to all, for probes.
+- ``/hook/...``: Flux ``Receiver`` webhooks (``receiving.py``), authenticated by their own paths and signatures.
+- ``/api/v1/...``: the JSON API (``api.py``); its OpenAPI document is ``/openapi.json``.
+- ``/ui/...``: the web pages (``ui.py``).
+
+Errors a client causes come back as ``{"error": "..."}`` (an HTML page under ``/ui``), never as a
+trace; an error of ours is logged with its trace and answered with a sentence.
 """
 
 from __future__ import annotations
 
-import hmac
-from typing import TYPE_CHECKING, Any
+import asyncio
+import logging
+from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from gitferry import __version__
-from gitferry.api.receivers import HOOK_PREFIX, Receiver, missing, targets, webhook_path
-from gitferry.controllers.receiver import receivers, token_of
-from gitferry.errors import GitferryError
-from gitferry.server import webhooks
+from gitferry.reactor.loop import Reactor
+from gitferry.server import actions, api, receiving, ui
+from gitferry.server.auth import AuthError
 
-if TYPE_CHECKING:
-    from gitferry.reactor.loop import Reactor
+log = logging.getLogger("gitferry.server")
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _is_page(request: Request) -> bool:
+    return request.url.path.startswith(ui.PREFIX)
 
 
-def _find(reactor: Reactor, path: str) -> tuple[Receiver, str] | None:
-    """The Receiver whose webhook path is ``path``, with its token (read afresh: rotation works at once)."""
-    store = reactor.world.store
-    for receiver in receivers(store):
-        try:
-            token = token_of(receiver, store)
-        except GitferryError:
-            continue
-        if hmac.compare_digest(webhook_path(token, receiver.metadata.name, receiver.metadata.namespace), path):
-            return receiver, token
-    return None
+def _problem(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    if not _is_page(request):
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    if request.headers.get("hx-request"):  # a fragment: a line in place, not a whole page
+        return HTMLResponse(f'<span class="flash error">{_escape(message)}</span>', status_code=status)
+    return ui.templates.TemplateResponse(
+        request, "error.html", {"message": message, "principal": None, "can_act": False}, status_code=status
+    )
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
 
 
 def create_app(reactor: Reactor) -> FastAPI:
-    app = FastAPI(title="gitferry", version=__version__, docs_url=None, redoc_url=None)
-    store = reactor.world.store
+    app = FastAPI(
+        title="gitferry",
+        version=__version__,
+        description="What runs, why, and what changed: objects, events, apply history, diffs, pipeline runs.",
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN; the OpenAPI document is served
+        redoc_url=None,
+    )
+    stopping = asyncio.Event()
+    app.state.stopping = stopping
 
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["health"], summary="Liveness: open to all")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post(HOOK_PREFIX + "{digest}")
-    async def hook(digest: str, request: Request) -> JSONResponse:
-        found = _find(reactor, HOOK_PREFIX + digest)
-        if found is None:
-            return _error(404, "no Receiver has this path (see 'gitferry get receivers')")
-        receiver, token = found
-        name = f"Receiver {receiver.metadata.namespace}/{receiver.metadata.name}"
-        stored = store.get_object(receiver.key)
-        if stored is not None and stored.is_suspended:
-            return _error(503, f"{name} is suspended: nothing triggered")
-        verdict = webhooks.check(receiver, token, request.headers, await request.body())
-        sender = request.client.host if request.client else "unknown"
-        if verdict.status != 200:
-            refused = f"request from {sender} refused: {verdict.message}"
-            store.add_event(receiver.key, "Warning", "ValidationFailed", refused)
-            return _error(verdict.status, f"{name}: {verdict.message}")
-        reply: dict[str, Any] = {"receiver": receiver.key.namespaced_name, "event": verdict.event, "triggered": []}
-        if not verdict.trigger:
-            return JSONResponse({**reply, "message": verdict.message})
-        objects = [(s.key, dict((s.manifest.get("metadata") or {}).get("labels") or {})) for s in store.list_objects()]
-        keys = [key for key in targets(receiver, objects) if reactor.nudge(key)]
-        absent = missing(receiver, keys)
-        message = f"{verdict.message}: reconcile requested for {', '.join(map(str, keys)) or 'nothing'}"
-        if absent:
-            message += f"; not found: {', '.join(absent)}"
-        store.add_event(receiver.key, "Warning" if absent else "Normal", "Triggered", message)
-        return JSONResponse({**reply, "triggered": [str(k) for k in keys], "missing": absent, "message": message})
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(f"{ui.PREFIX}/")
+
+    app.include_router(receiving.router(reactor))
+    app.include_router(api.router(reactor, stopping))
+    app.include_router(ui.router(reactor, stopping))
+    static = resources.files("gitferry.server").joinpath("static")
+    app.mount(f"{ui.PREFIX}/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.exception_handler(AuthError)
+    async def unauthorized(request: Request, error: AuthError) -> Response:
+        if error.status == 401 and _is_page(request):
+            login = f"{ui.PREFIX}/login?next={request.url.path}"
+            if request.headers.get("hx-request"):
+                return Response(status_code=401, headers={"HX-Redirect": login})
+            return RedirectResponse(login, status_code=303)
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return _problem(request, error.status, error.message, headers)
+
+    @app.exception_handler(actions.NotFoundError)
+    async def not_found(request: Request, error: actions.NotFoundError) -> Response:
+        return _problem(request, 404, str(error))
+
+    @app.exception_handler(actions.ConflictError)
+    async def conflict(request: Request, error: actions.ConflictError) -> Response:
+        return _problem(request, 409, str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, error: RequestValidationError) -> Response:
+        problems = [_where(e) for e in error.errors()]
+        message = "malformed request: " + "; ".join(problems)
+        if _is_page(request):
+            return _problem(request, 422, message)
+        return JSONResponse({"error": message, "problems": problems}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        message = str(error.detail)
+        if error.status_code == 404:
+            message = f"no such page or endpoint: {request.url.path} (the API is under {api.PREFIX}, see /openapi.json)"
+        return _problem(request, error.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, error: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        return _problem(request, 500, "internal error in gitferry; the log of 'gitferry up' has the details")
 
     return app
+
+
+def _where(problem: Any) -> str:
+    """One readable line per validation problem: ``body.withSource: Input should be a valid boolean``."""
+    where = ".".join(str(p) for p in problem.get("loc", ()))
+    return f"{where}: {problem.get('msg', 'invalid')}"

@@ -37,6 +37,7 @@ class HttpServer:
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
         self._server = _Embedded(config)
+        self._app = app
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -52,6 +53,9 @@ class HttpServer:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
+        stopping = getattr(self._app.state, "stopping", None)
+        if stopping is not None:  # ends the open event streams, which would hold the shutdown up
+            stopping.set()
         if self._task is not None:
             self._server.should_exit = True
             await self._task

@@ -15,15 +15,17 @@ GitRepository, its URL and its reference.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitferry import process
 from gitferry.api import semver
 from gitferry.api.sources import GitRepository
-from gitferry.errors import DependencyNotReadyError, GitError
+from gitferry.errors import CommandError, DependencyNotReadyError, GitError
 from gitferry.sources import artifacts, refs
 from gitferry.sources.remote import GitCredentials, RemoteSession
 
@@ -55,6 +57,24 @@ async def resolve_remote(repo: GitRepository, *, storage: Path, credentials: Git
     return commit
 
 
+def mirror_path(storage: Path, namespace: str, name: str) -> Path:
+    """The bare mirror a GitRepository fetches into."""
+    return storage / "repos" / namespace / f"{name}.git"
+
+
+async def show_commit(storage: Path, namespace: str, name: str, commit: str) -> str:
+    """``git show --stat`` of a commit the GitRepository fetched: what the web page of a revision shows."""
+    if not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        raise GitError(f"{commit!r} is not a commit id")
+    mirror = mirror_path(storage, namespace, name)
+    argv = ["git", "--git-dir", str(mirror), "show", "--stat", "--format=fuller", "--no-color", commit, "--"]
+    try:
+        done = await process.run(argv, timeout=30)
+    except CommandError as e:
+        raise GitError(f"GitRepository {namespace}/{name}: commit {commit} is not in its mirror {mirror}") from e
+    return done.stdout
+
+
 async def fetch(
     repo: GitRepository,
     *,
@@ -68,7 +88,7 @@ async def fetch(
     copies = _include_copies(repo, includes or {})
     inputs = artifacts.inputs_digest(repo.spec.ignore, copies)
     parent = storage / "artifacts" / repo.metadata.namespace / repo.metadata.name
-    mirror = storage / "repos" / repo.metadata.namespace / f"{repo.metadata.name}.git"
+    mirror = mirror_path(storage, repo.metadata.namespace, repo.metadata.name)
     async with RemoteSession(repo, target, credentials) as remote:
         full_ref, commit = await _remote_commit(remote, target)
         if last is not None and _unchanged(last, refs.revision(target, full_ref, commit), inputs):

@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS history (
     changed TEXT NOT NULL              -- JSON list of "Kind/ns/name: action"
 );
 CREATE INDEX IF NOT EXISTS history_by_object ON history (kind, namespace, name, id);
+-- The commit behind each revision a source stored, so the apply history shows its author and subject.
+CREATE TABLE IF NOT EXISTS commits (
+    revision TEXT PRIMARY KEY,         -- as in status.artifact.revision: 'main@sha1:<commit>'
+    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,  -- the source
+    git_commit TEXT NOT NULL, author TEXT NOT NULL, subject TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS image_tags (
     namespace TEXT NOT NULL, name TEXT NOT NULL,  -- the ImageRepository
     tags TEXT NOT NULL,                -- JSON list in the registry's order, after exclusionList
@@ -84,3 +90,11 @@ CREATE TABLE IF NOT EXISTS step_logs (
     line TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS step_logs_by_run ON step_logs (run, id);
+-- HTTP API tokens ('gitferry token create'): the SHA-256 of each, never the token.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,                -- viewer or admin
+    digest TEXT NOT NULL,
+    created TEXT NOT NULL,
+    last_used TEXT NOT NULL DEFAULT ''
+);

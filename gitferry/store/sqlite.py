@@ -60,6 +60,15 @@ class HistoryEntry:
     result: str
     message: str
     changed: list[str]
+    commit: CommitInfo | None = None  # the revision's commit, when its source recorded it
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    source: ObjectKey
+    git_commit: str
+    author: str  # Name <email>
+    subject: str
 
 
 def spec_hash(manifest: Resource) -> str:
@@ -78,6 +87,12 @@ class Store:
             self._db.executescript(resources.files("gitferry.store").joinpath("schema.sql").read_text())
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the state store {path}: {e}") from e
+        self.writes = 0  # transactions committed through this connection
+
+    def change_mark(self) -> tuple[int, int]:
+        """Moves whenever anything is written, by this process or another (SQLite's data_version
+        counts the other connections' commits): the web UI's live pages refresh when it moves."""
+        return self.writes, int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
@@ -99,6 +114,7 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self.writes += 1
         except sqlite3.Error as e:
             raise StoreError(f"state store {self.path}: {e}") from e
 
@@ -184,6 +200,13 @@ class Store:
         ).fetchone()
         return dict(json.loads(row[0])) if row else {}
 
+    def statuses(self, kind: str | None = None) -> dict[ObjectKey, dict[str, Any]]:
+        """Every status (of one kind), in one read: the list views show hundreds at once."""
+        sql, args = "SELECT kind, namespace, name, body FROM status", tuple[str, ...]()
+        if kind:
+            sql, args = sql + " WHERE kind=?", (kind,)
+        return {ObjectKey(r[0], r[1], r[2]): json.loads(r[3]) for r in self._db.execute(sql, args)}
+
     def put_status(self, key: ObjectKey, body: dict[str, Any]) -> None:
         with self.transaction() as db:
             db.execute(
@@ -251,12 +274,24 @@ class Store:
                 (timestamp(), key.kind, key.namespace, key.name, type_, reason, message),
             )
 
-    def events(self, key: ObjectKey | None = None, limit: int = 100) -> list[Event]:
+    def events(
+        self, key: ObjectKey | None = None, limit: int = 100, *, kind: str | None = None, type_: str | None = None
+    ) -> list[Event]:
+        """The newest ``limit`` events (of one object, or of one kind or type), oldest first."""
         sql = "SELECT id, time, kind, namespace, name, type, reason, message FROM events"
-        args: tuple[Any, ...] = ()
+        clauses: list[str] = []
+        args: list[Any] = []
         if key is not None:
-            sql += " WHERE kind=? AND namespace=? AND name=?"
-            args = (key.kind, key.namespace, key.name)
+            clauses.append("kind=? AND namespace=? AND name=?")
+            args += [key.kind, key.namespace, key.name]
+        if kind is not None:
+            clauses.append("kind=?")
+            args.append(kind)
+        if type_ is not None:
+            clauses.append("type=?")
+            args.append(type_)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [Event(r[0], r[1], ObjectKey(r[2], r[3], r[4]), r[5], r[6], r[7]) for r in reversed(rows)]
 
@@ -290,14 +325,40 @@ class Store:
 
     def history(self, key: ObjectKey, limit: int = 50) -> list[HistoryEntry]:
         rows = self._db.execute(
-            "SELECT id, kind, namespace, name, revision, started, duration, result, message, changed FROM history"
-            " WHERE kind=? AND namespace=? AND name=? ORDER BY id DESC LIMIT ?",
+            "SELECT h.id, h.kind, h.namespace, h.name, h.revision, h.started, h.duration, h.result, h.message,"
+            " h.changed, c.kind, c.namespace, c.name, c.git_commit, c.author, c.subject"
+            " FROM history h LEFT JOIN commits c ON c.revision = h.revision"
+            " WHERE h.kind=? AND h.namespace=? AND h.name=? ORDER BY h.id DESC LIMIT ?",
             (key.kind, key.namespace, key.name, limit),
         ).fetchall()
         return [
-            HistoryEntry(r[0], ObjectKey(r[1], r[2], r[3]), r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+            HistoryEntry(
+                r[0],
+                ObjectKey(r[1], r[2], r[3]),
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                json.loads(r[9]),
+                CommitInfo(ObjectKey(r[10], r[11], r[12]), r[13], r[14], r[15]) if r[10] else None,
+            )
             for r in reversed(rows)
         ]
+
+    def put_commit(self, source: ObjectKey, revision: str, info: CommitInfo) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO commits (revision, kind, namespace, name, git_commit, author, subject)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (revision, source.kind, source.namespace, source.name, info.git_commit, info.author, info.subject),
+            )
+
+    def get_commit(self, revision: str) -> CommitInfo | None:
+        row = self._db.execute(
+            "SELECT kind, namespace, name, git_commit, author, subject FROM commits WHERE revision=?", (revision,)
+        ).fetchone()
+        return CommitInfo(ObjectKey(row[0], row[1], row[2]), row[3], row[4], row[5]) if row else None
 
 
 def _stored(row: Sequence[Any]) -> StoredObject:

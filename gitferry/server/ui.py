@@ -1,0 +1,241 @@
+"""The web pages under ``/ui``: server-rendered (Jinja2), kept live by htmx over server-sent events.
+
+Each page is a frame plus fragments; a fragment is fetched again when ``/api/v1/stream`` says the
+store changed, so a page follows reconciles without reloading. Actions are buttons that post to
+this router and show its answer in place. Every error is a page (or a fragment) with a sentence,
+never a trace.
+"""
+
+import asyncio
+import html
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from gitferry.api.keys import ObjectKey
+from gitferry.controllers import diffs
+from gitferry.errors import GitferryError
+from gitferry.pipelines.resolution import task_nodes
+from gitferry.reactor.loop import Reactor
+from gitferry.server import actions, graphs, queries, streams
+from gitferry.server.api import find, sse
+from gitferry.server.auth import COOKIE, Principal, admin, viewer
+from gitferry.sources.git import show_commit
+from gitferry.store import runs as records
+from gitferry.store.tokens import Tokens
+
+PREFIX = "/ui"
+templates = Jinja2Templates(directory=str(resources.files("gitferry.server").joinpath("templates")))
+Page = Callable[..., Awaitable[Response]]
+
+
+def object_url(kind: str, namespace: str, name: str) -> str:
+    return f"{PREFIX}/objects/{kind}/{urllib.parse.quote(namespace)}/{urllib.parse.quote(name)}"
+
+
+templates.env.globals["object_url"] = object_url
+
+
+def _graph(record: records.RunRecord, tasks: list[dict[str, Any]]) -> str:
+    """The run's task graph as SVG, from the pipeline spec recorded with it (edges unknown for old runs)."""
+    spec = (record.manifest.get("status") or {}).get("pipelineSpec")
+    parents: dict[str, tuple[str, ...]] = {}
+    if spec:
+        try:
+            parents = {n.name: n.parents for n in task_nodes(spec)}
+        except GitferryError:
+            parents = {}
+    nodes = [graphs.GraphNode(t["name"], parents.get(t["name"], ()), t["status"], t["finally"]) for t in tasks]
+    return graphs.task_graph_svg(nodes)
+
+
+def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
+    store = reactor.world.store
+    runs = reactor.world.pipelines.store
+    ui = APIRouter(prefix=PREFIX, include_in_schema=False)
+    Viewer = Annotated[Principal, Depends(viewer(store))]
+    Admin = Annotated[Principal, Depends(admin(store))]
+
+    def render(
+        request: Request, template: str, principal: Principal | None, status: int = 200, **values: Any
+    ) -> Response:
+        values |= {"principal": principal, "can_act": bool(principal and principal.role.can_act)}
+        return templates.TemplateResponse(request, template, values, status_code=status)
+
+    @ui.get("/login")
+    async def login_form(request: Request, next: str = "/ui/") -> Response:
+        return render(request, "login.html", None, next=_local(next))
+
+    @ui.post("/login")
+    async def login(request: Request) -> Response:
+        form = urllib.parse.parse_qs((await request.body()).decode(errors="replace"))
+        token = (form.get("token") or [""])[0].strip()
+        target = _local((form.get("next") or ["/ui/"])[0])
+        record = Tokens(store).verify(token)
+        if record is None:
+            return render(request, "login.html", None, 401, next=target, error="That token is not valid.")
+        reply = RedirectResponse(target, status_code=303)
+        reply.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+        return reply
+
+    @ui.post("/logout")
+    async def logout() -> Response:
+        reply = RedirectResponse(f"{PREFIX}/login", status_code=303)
+        reply.delete_cookie(COOKIE, path="/")
+        return reply
+
+    @ui.get("/")
+    async def overview(request: Request, principal: Viewer) -> Response:
+        return render(request, "overview.html", principal, **_overview())
+
+    @ui.get("/fragments/overview")
+    async def overview_fragment(request: Request, principal: Viewer) -> Response:
+        return render(request, "_overview.html", principal, **_overview())
+
+    def _overview() -> dict[str, Any]:
+        items = queries.list_objects(store)
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            by_kind.setdefault(item["kind"], []).append(item)
+        order = [k for k in queries.KIND_ORDER if k in by_kind] + sorted(set(by_kind) - set(queries.KIND_ORDER))
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item["state"]] = counts.get(item["state"], 0) + 1
+        failing = [i for i in items if i["state"] == "failed"]
+        recent = [queries.run(r) for r in runs.recent(limit=10)]
+        return {"kinds": [(k, by_kind[k]) for k in order], "counts": counts, "failing": failing, "runs": recent}
+
+    @ui.get("/objects/{kind}/{namespace}/{name}")
+    async def object_page(request: Request, principal: Viewer, kind: str, namespace: str, name: str) -> Response:
+        stored = find(reactor, kind, namespace, name)
+        return render(request, "object.html", principal, **_object(stored.key))
+
+    @ui.get("/fragments/objects/{kind}/{namespace}/{name}")
+    async def object_fragment(request: Request, principal: Viewer, kind: str, namespace: str, name: str) -> Response:
+        stored = find(reactor, kind, namespace, name)
+        return render(request, "_object.html", principal, **_object(stored.key))
+
+    def _object(key: ObjectKey) -> dict[str, Any]:
+        stored = store.get_object(key)
+        assert stored is not None
+        return {
+            "obj": queries.detail(store, stored),
+            "events": [queries.event(e) for e in reversed(store.events(key, 50))],
+            "history": [queries.history(h) for h in reversed(store.history(key, 30))],
+            "manifest_yaml": _yaml(queries.redacted(stored.manifest)),
+        }
+
+    @ui.get("/fragments/objects/{kind}/{namespace}/{name}/inventory")
+    async def inventory_fragment(request: Request, principal: Viewer, kind: str, namespace: str, name: str) -> Response:
+        stored = find(reactor, kind, namespace, name)
+        tree = await queries.inventory(reactor.world, stored)
+        return render(request, "_inventory.html", principal, nodes=tree)
+
+    @ui.get("/fragments/objects/{kind}/{namespace}/{name}/diff")
+    async def diff_fragment(request: Request, principal: Viewer, kind: str, namespace: str, name: str) -> Response:
+        stored = find(reactor, kind, namespace, name)
+        try:
+            text, problem = await diffs.diff(reactor.world, stored), ""
+        except GitferryError as e:
+            text, problem = "", str(e)
+        return render(request, "_diff.html", principal, diff=text, problem=problem)
+
+    def _act(verb: actions.Verb) -> Page:
+        async def act(request: Request, principal: Admin, kind: str, namespace: str, name: str) -> Response:
+            stored = find(reactor, kind, namespace, name)
+            message = actions.act(reactor, principal, verb, stored.key, with_source=False, note="")
+            return HTMLResponse(f'<span class="flash ok">{html.escape(message)}</span>')
+
+        act.__name__ = f"ui_{verb}"
+        return act
+
+    for verb in ("reconcile", "suspend", "resume"):
+        ui.post(f"/objects/{{kind}}/{{namespace}}/{{name}}/{verb}")(_act(verb))
+
+    @ui.get("/runs")
+    async def runs_page(request: Request, principal: Viewer) -> Response:
+        return render(request, "runs.html", principal, runs=[queries.run(r) for r in runs.recent(limit=100)])
+
+    @ui.get("/fragments/runs")
+    async def runs_fragment(request: Request, principal: Viewer) -> Response:
+        return render(request, "_runs.html", principal, runs=[queries.run(r) for r in runs.recent(limit=100)])
+
+    def _run(name: str) -> dict[str, Any]:
+        record = runs.get(name)
+        if record is None:
+            raise actions.NotFoundError(f"PipelineRun {name} not found")
+        detail = queries.run_detail(runs, record)
+        return {"run": detail, "graph": _graph(record, detail["tasks"])}
+
+    @ui.get("/runs/{name}")
+    async def run_page(request: Request, principal: Viewer, name: str) -> Response:
+        return render(request, "run.html", principal, **_run(name))
+
+    @ui.get("/fragments/runs/{name}")
+    async def run_fragment(request: Request, principal: Viewer, name: str) -> Response:
+        return render(request, "_run.html", principal, **_run(name))
+
+    @ui.get("/runs/{name}/logs/stream")
+    async def run_log_stream(request: Request, principal: Viewer, name: str) -> Response:
+        _run(name)
+
+        def as_html(batch: list[records.LogLine]) -> tuple[str, str]:
+            lines = "".join(
+                f'<div class="line" data-id="{line.id}"><span class="where">{html.escape(line.task)}/'
+                f"{html.escape(line.step)}</span> {html.escape(line.line)}</div>"
+                for line in batch
+            )
+            return "lines", lines
+
+        return sse(streams.logs(runs, name, request, stopping, after=0, render=as_html))
+
+    @ui.post("/runs/{name}/cancel")
+    async def cancel_run(request: Request, principal: Admin, name: str) -> Response:
+        message = actions.cancel_run(reactor, principal, name, "")
+        return HTMLResponse(f'<span class="flash ok">{html.escape(message)}</span>')
+
+    @ui.get("/timeline")
+    async def timeline(request: Request, principal: Viewer, kind: str | None = None) -> Response:
+        return render(request, "timeline.html", principal, **_timeline(kind))
+
+    @ui.get("/fragments/timeline")
+    async def timeline_fragment(request: Request, principal: Viewer, kind: str | None = None) -> Response:
+        return render(request, "_timeline.html", principal, **_timeline(kind))
+
+    def _timeline(kind: str | None) -> dict[str, Any]:
+        items: list[dict[str, Any]] = [
+            {"at": e.time, "event": queries.event(e)} for e in store.events(None, 200, kind=kind or None)
+        ]
+        if not kind or kind == "PipelineRun":
+            items += [{"at": r.created[:19] + "Z", "run": queries.run(r)} for r in runs.recent(limit=50)]
+        items.sort(key=lambda item: item["at"], reverse=True)
+        kinds = [k["kind"] for k in queries.kinds(store)] + ["PipelineRun"]
+        return {"items": items[:200], "kind": kind or "", "kinds": kinds}
+
+    @ui.get("/commits/{namespace}/{name}/{sha}")
+    async def commit_page(request: Request, principal: Viewer, namespace: str, name: str, sha: str) -> Response:
+        find(reactor, "GitRepository", namespace, name)
+        try:
+            shown, problem = await show_commit(reactor.world.storage, namespace, name, sha), ""
+        except GitferryError as e:
+            shown, problem = "", str(e)
+        return render(request, "commit.html", principal, namespace=namespace, name=name, sha=sha,
+                      shown=shown, problem=problem)  # fmt: skip
+
+    return ui
+
+
+def _local(target: str) -> str:
+    """Only a path on this server may follow a login: never another site."""
+    return target if target.startswith("/") and not target.startswith("//") else f"{PREFIX}/"
+
+
+def _yaml(obj: Any) -> str:
+    from gitferry.api.manifests import dump_documents
+
+    return dump_documents([obj])
