@@ -187,7 +187,7 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
         return ok({"message": f"PipelineRun {name}: {message}"}, 202)
 
     @api.get("/stream", summary="A 'change' server-sent event whenever anything was written")
-    async def changes(_: Viewer, request: Request) -> Any:
-        return sse(streams.changes(store, request, stopping))
+    async def changes(_: Viewer, request: Request, since: str = "") -> Any:
+        return sse(streams.changes(store, request, stopping, since))
 
     return api

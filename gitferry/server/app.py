@@ -47,7 +47,7 @@ def _problem(request: Request, status: int, message: str, headers: dict[str, str
 def _escape(text: str) -> str:
     import html
 
-    return html.escape(text)
+    return html.escape(text, quote=False)
 
 
 def create_app(reactor: Reactor) -> FastAPI:

@@ -31,7 +31,13 @@ KIND_ORDER = (
     "Receiver",
 )
 assert set(KIND_ORDER) == SELF_MANAGED_KINDS
+_PLURALS = {"GitRepository": "GitRepositories", "ImageRepository": "ImageRepositories", "ImagePolicy": "ImagePolicies",
+            "Repository": "Repositories"}  # fmt: skip
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def plural(kind: str) -> str:
+    return _PLURALS.get(kind, kind + "s")
 
 
 def redacted(obj: Resource) -> Resource:

@@ -16,7 +16,7 @@ from fastapi import Request
 from gitferry.store import runs as records
 from gitferry.store.sqlite import Store
 
-CHANGE_POLL = 0.25  # seconds between looks at the store's change mark
+CHANGE_POLL = 0.4  # seconds between looks at the store's change mark: at most this many pages' refreshes a second
 LOG_POLL = 0.2
 HEARTBEAT = 15.0  # an SSE comment now and then, so proxies and browsers keep the stream open
 
@@ -30,17 +30,25 @@ async def _ended(request: Request, stopping: asyncio.Event) -> bool:
     return stopping.is_set() or await request.is_disconnected()
 
 
-async def changes(store: Store, request: Request, stopping: asyncio.Event) -> AsyncIterator[str]:
-    """``change`` whenever anything in the store was written, at most once per poll."""
+def mark_text(mark: tuple[int, int]) -> str:
+    return f"{mark[0]}.{mark[1]}"
+
+
+async def changes(store: Store, request: Request, stopping: asyncio.Event, since: str = "") -> AsyncIterator[str]:
+    """``change`` whenever anything in the store was written, at most once per poll, and always after
+    the last write. ``since`` is the mark the page was rendered at: a write between rendering and
+    connecting is signalled at once."""
     mark = store.change_mark()
-    yield message("hello", json.dumps({"mark": list(mark)}))
+    yield message("hello", json.dumps({"mark": mark_text(mark)}))
+    if since and since != mark_text(mark):
+        yield message("change", json.dumps({"mark": mark_text(mark)}))
     quiet = 0.0
     while not await _ended(request, stopping):
         await asyncio.sleep(CHANGE_POLL)
         now = store.change_mark()
         if now != mark:
             mark, quiet = now, 0.0
-            yield message("change", json.dumps({"mark": list(now)}))
+            yield message("change", json.dumps({"mark": mark_text(now)}))
         else:
             quiet += CHANGE_POLL
             if quiet >= HEARTBEAT:

@@ -39,6 +39,9 @@ def object_url(kind: str, namespace: str, name: str) -> str:
 
 
 templates.env.globals["object_url"] = object_url
+templates.env.filters["plural"] = queries.plural
+# 'main@sha1:' and 12 hex digits, as git abbreviates: the full revision is in the link's title.
+templates.env.filters["short_revision"] = lambda revision: str(revision)[: str(revision).find(":") + 13]
 
 
 def _graph(record: records.RunRecord, tasks: list[dict[str, Any]]) -> str:
@@ -64,7 +67,11 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
     def render(
         request: Request, template: str, principal: Principal | None, status: int = 200, **values: Any
     ) -> Response:
-        values |= {"principal": principal, "can_act": bool(principal and principal.role.can_act)}
+        values |= {
+            "principal": principal,
+            "can_act": bool(principal and principal.role.can_act),
+            "mark": streams.mark_text(store.change_mark()),
+        }
         return templates.TemplateResponse(request, template, values, status_code=status)
 
     @ui.get("/login")
@@ -149,7 +156,7 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
         async def act(request: Request, principal: Admin, kind: str, namespace: str, name: str) -> Response:
             stored = find(reactor, kind, namespace, name)
             message = actions.act(reactor, principal, verb, stored.key, with_source=False, note="")
-            return HTMLResponse(f'<span class="flash ok">{html.escape(message)}</span>')
+            return HTMLResponse(f'<span class="flash ok">{html.escape(message, quote=False)}</span>')
 
         act.__name__ = f"ui_{verb}"
         return act
@@ -197,7 +204,7 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
     @ui.post("/runs/{name}/cancel")
     async def cancel_run(request: Request, principal: Admin, name: str) -> Response:
         message = actions.cancel_run(reactor, principal, name, "")
-        return HTMLResponse(f'<span class="flash ok">{html.escape(message)}</span>')
+        return HTMLResponse(f'<span class="flash ok">{html.escape(message, quote=False)}</span>')
 
     @ui.get("/timeline")
     async def timeline(request: Request, principal: Viewer, kind: str | None = None) -> Response:
@@ -212,6 +219,7 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
             {"at": e.time, "event": queries.event(e)} for e in store.events(None, 200, kind=kind or None)
         ]
         if not kind or kind == "PipelineRun":
+            # Runs keep milliseconds; events whole seconds: compare and show them alike.
             items += [{"at": r.created[:19] + "Z", "run": queries.run(r)} for r in runs.recent(limit=50)]
         items.sort(key=lambda item: item["at"], reverse=True)
         kinds = [k["kind"] for k in queries.kinds(store)] + ["PipelineRun"]
