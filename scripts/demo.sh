@@ -112,6 +112,10 @@ for repository in app-source gitops-config; do
   gitferry receiver hook "$DEMO/$repository.git" --receiver git-push --url "http://127.0.0.1:$HTTP_PORT"
 done
 
+# The web UI: an admin token made afresh each run (only its hash is stored), kept in $DEMO.
+gitferry token revoke demo >/dev/null 2>&1 || true
+(umask 077 && gitferry token create --role admin --name demo 2>/dev/null > "$DEMO/ui-token")
+
 version="$(cat "$DEMO/app-source/app/VERSION" 2>/dev/null || true)"
 case "$version" in ''|*[!0-9]*) next=2 ;; *) next=$((version + 1)) ;; esac
 
@@ -121,6 +125,9 @@ cat <<TXT
     app-source/      the app: app/ (page and server), test/, Containerfile, .tekton/push.yaml
     gitops-config/   dev and staging, the app's CI trigger and image automation (clusters/local)
     registry         $REGISTRY, where the pipeline pushes $APP_IMAGE:main-<commit>-<time>
+
+  The web UI: http://127.0.0.1:$HTTP_PORT/ui/  (sign in with the admin token in $DEMO/ui-token;
+  a read-only one: $GF token create --role viewer --name someone). API: /api/v1, spec: /openapi.json
 
   Once both Kustomizations are Ready (a few seconds), the app answers:
     curl 127.0.0.1:18080   # dev, replica 0     (18081: replica 1)
