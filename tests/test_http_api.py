@@ -430,3 +430,40 @@ def test_openapi_documents_the_api(tmp_path: Path) -> None:
         assert path in paths, path
     assert not any(p.startswith("/ui") for p in paths), "pages are not API"
     assert "ActionRequest" in spec["components"]["schemas"]
+
+
+def test_login_sets_a_strict_cookie_and_only_ever_returns_to_this_server(tmp_path: Path) -> None:
+    async def scenario(api: Api) -> None:
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        wrong = await api.client.post("/ui/login", content=b"token=gf_nope&next=/ui/runs", headers=form)
+        assert wrong.status_code == 401 and "That token is not valid." in wrong.text
+        assert "set-cookie" not in wrong.headers
+        for target, landing in (("/ui/runs", "/ui/runs"), ("//evil.example/x", "/ui/"),
+                                ("https://evil.example", "/ui/"), ("/\\evil.example", "/ui/")):  # fmt: skip
+            body = f"token={api.viewer}&next={target}".encode()
+            signed_in = await api.client.post("/ui/login", content=body, headers=form)
+            assert signed_in.status_code == 303 and signed_in.headers["location"] == landing, target
+            cookie = signed_in.headers["set-cookie"]
+            assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+        out = await api.client.post("/ui/logout")
+        assert out.status_code == 303 and 'gitferry_session=""' in out.headers["set-cookie"]
+
+    run(ready(tmp_path), scenario)
+
+
+def test_concurrent_requests_share_the_store_safely(tmp_path: Path) -> None:
+    """Authentication runs on the event loop with everything else that uses the store: run in a
+    thread pool, concurrent first uses of tokens (each records 'last used') broke each other's
+    transactions and answered 500."""
+
+    async def scenario(api: Api) -> None:
+        tokens = [Tokens(api.served.cluster.store).create(f"reader-{i}", Role.VIEWER) for i in range(20)]
+        paths = ["/api/v1/objects", "/api/v1/whoami", "/api/v1/events", "/ui/fragments/overview"]
+        answers = await asyncio.gather(
+            *(api.get(paths[i % len(paths)], token=tokens[i % len(tokens)]) for i in range(80))
+        )
+        assert [a.status_code for a in answers] == [200] * 80
+        used = {t.name: t.last_used for t in Tokens(api.served.cluster.store).list()}
+        assert all(used[f"reader-{i}"] for i in range(20))
+
+    run(ready(tmp_path), scenario)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -84,6 +85,9 @@ async def _up(concurrency: int, task_concurrency: int, live: bool, http_port: in
         console.print(f"marked {len(interrupted)} interrupted pipeline runs failed: {', '.join(interrupted)}")
     server = await control.serve(reactor, socket)
     await http.start()
+    # What start-up built lives as long as the process: keep it out of every full collection (a list
+    # of 1,000 objects made them ~25 ms each, a fifth of the server's time).
+    gc.freeze()
     address_file = settings.data_dir / HTTP_ADDRESS_FILE
     address_file.write_text(http.address + "\n")
     console.print(f"web UI: {http.address}/ui/ · API: {http.address}/api/v1 (sign in with 'gitferry token create')")

@@ -54,7 +54,7 @@ def sse(stream: Any) -> StreamingResponse:
     return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
-def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
+def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summaries) -> APIRouter:
     store = reactor.world.store
     runs = reactor.world.pipelines.store
 
@@ -68,7 +68,7 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
 
     @api.get("/kinds", summary="Each kind stored, with counts by state")
     async def kinds(_: Viewer) -> JSONResponse:
-        return ok(queries.kinds(store))
+        return ok(queries.kinds(summaries.all()))
 
     @api.get("/objects", summary="Every object with its status summary")
     async def list_objects(
@@ -79,8 +79,7 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
             resolved = queries.resolve_kind(store, kind)
             if resolved is None:
                 return ok([])
-        items = queries.list_objects(store, resolved, namespace)
-        return ok([i for i in items if state is None or i["state"] == state])
+        return ok(summaries.select(resolved, namespace, state))
 
     @api.get("/objects/{kind}/{namespace}/{name}", summary="One object: summary, manifest (Secrets masked), status")
     async def get_object(_: Viewer, kind: str, namespace: str, name: str) -> JSONResponse:

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 
 from gitferry import __version__
 from gitferry.reactor.loop import Reactor
-from gitferry.server import actions, api, receiving, ui
+from gitferry.server import actions, api, queries, receiving, ui
 from gitferry.server.auth import AuthError
 
 log = logging.getLogger("gitferry.server")
@@ -70,8 +70,9 @@ def create_app(reactor: Reactor) -> FastAPI:
         return RedirectResponse(f"{ui.PREFIX}/")
 
     app.include_router(receiving.router(reactor))
-    app.include_router(api.router(reactor, stopping))
-    app.include_router(ui.router(reactor, stopping))
+    summaries = queries.Summaries(reactor.world.store)
+    app.include_router(api.router(reactor, stopping, summaries))
+    app.include_router(ui.router(reactor, stopping, summaries))
     static = resources.files("gitferry.server").joinpath("static")
     app.mount(f"{ui.PREFIX}/static", StaticFiles(directory=str(static)), name="static")
 

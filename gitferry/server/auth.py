@@ -9,17 +9,21 @@ form post.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import Request
 
-from gitferry.api.keys import timestamp
+from gitferry.api.keys import now, timestamp
 from gitferry.api.tokens import Role
 from gitferry.store.sqlite import Store
 from gitferry.store.tokens import Tokens
 
 COOKIE = "gitferry_session"
+# 'last used' is kept to the minute: a write per request would also move the store's change mark,
+# which the live pages and the list cache follow.
+TOUCH_EVERY = timedelta(minutes=1)
 _BEARER = "bearer "
 
 
@@ -63,7 +67,7 @@ def authenticate(store: Store, request: Request, *, act: bool = False) -> Princi
     if record is None:
         what = "no token" if not value else "this token is not valid (revoked, or never created here)"
         raise AuthError(401, f"{what}: send 'Authorization: Bearer <token>' from 'gitferry token create'")
-    if record.last_used != timestamp():
+    if record.last_used < timestamp(now() - TOUCH_EVERY):
         Tokens(store).touch(record.name)
     principal = Principal(record.name, record.role)
     if act:
@@ -74,19 +78,23 @@ def authenticate(store: Store, request: Request, *, act: bool = False) -> Princi
     return principal
 
 
-def viewer(store: Store) -> Callable[[Request], Principal]:
+# The dependencies are coroutines so FastAPI runs them on the loop, where the store is used, not in
+# its thread pool (one SQLite connection shared by threads breaks transactions).
+
+
+def viewer(store: Store) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: any valid token."""
 
-    def dependency(request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
         return authenticate(store, request)
 
     return dependency
 
 
-def admin(store: Store) -> Callable[[Request], Principal]:
+def admin(store: Store) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: an admin token (and, from a browser, a same-site post)."""
 
-    def dependency(request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
         return authenticate(store, request, act=True)
 
     return dependency

@@ -105,10 +105,36 @@ def list_objects(store: Store, kind: str | None = None, namespace: str | None = 
     return [summary(s, every_status.get(s.key, {}), sources) for s in found]
 
 
-def kinds(store: Store) -> list[dict[str, Any]]:
-    """Each kind in the store, gitferry's own first in the overview's order, with counts by state."""
+class Summaries:
+    """Every object's summary, computed again only when the store changed (its change mark moved):
+    the overview and the list API ask for all of them, often, and a quiet fleet writes nothing.
+    The lists handed out are shared: callers read them, never change them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._mark: tuple[int, int] | None = None
+        self._items: list[dict[str, Any]] = []
+
+    def all(self) -> list[dict[str, Any]]:
+        mark = self.store.change_mark()
+        if mark != self._mark:
+            self._items, self._mark = list_objects(self.store), mark
+        return self._items
+
+    def select(self, kind: str | None, namespace: str | None, state: str | None) -> list[dict[str, Any]]:
+        return [
+            item
+            for item in self.all()
+            if (kind is None or item["kind"] == kind)
+            and (namespace is None or item["namespace"] == namespace)
+            and (state is None or item["state"] == state)
+        ]
+
+
+def kinds(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each kind among ``items``, gitferry's own first in the overview's order, with counts by state."""
     counts: dict[str, dict[str, int]] = {}
-    for item in list_objects(store):
+    for item in items:
         by_state = counts.setdefault(item["kind"], {})
         by_state[item["state"]] = by_state.get(item["state"], 0) + 1
     order = [k for k in KIND_ORDER if k in counts] + sorted(set(counts) - set(KIND_ORDER))
@@ -117,7 +143,7 @@ def kinds(store: Store) -> list[dict[str, Any]]:
 
 def resolve_kind(store: Store, text: str) -> str | None:
     """The stored kind ``text`` names, case-insensitively (``kustomization`` finds ``Kustomization``)."""
-    known = {*KIND_ORDER, *(s.key.kind for s in store.list_objects())}
+    known = {*KIND_ORDER, *store.kinds()}
     return next((k for k in sorted(known) if k.lower() == text.lower()), None)
 
 

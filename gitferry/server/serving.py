@@ -27,7 +27,9 @@ class HttpServer:
     """Bound at construction (a port in use fails there, with the port named); port 0 picks a free one."""
 
     def __init__(self, app: FastAPI, port: int) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named, or asyncio does not set TCP_NODELAY on accepted connections and every small
+        # answer waits ~40 ms for the client's delayed ACK (uvicorn writes headers and body apart).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._socket.bind((HOST, port))

@@ -16,8 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from gitferry.api.keys import ObjectKey
+from gitferry.api.manifests import dump_documents
 from gitferry.controllers import diffs
 from gitferry.errors import GitferryError
 from gitferry.pipelines.resolution import task_nodes
@@ -57,7 +59,7 @@ def _graph(record: records.RunRecord, tasks: list[dict[str, Any]]) -> str:
     return graphs.task_graph_svg(nodes)
 
 
-def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
+def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summaries) -> APIRouter:
     store = reactor.world.store
     runs = reactor.world.pipelines.store
     ui = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -98,14 +100,25 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
 
     @ui.get("/")
     async def overview(request: Request, principal: Viewer) -> Response:
-        return render(request, "overview.html", principal, **_overview())
+        return render(request, "overview.html", principal, overview=Markup(_overview()))
 
     @ui.get("/fragments/overview")
-    async def overview_fragment(request: Request, principal: Viewer) -> Response:
-        return render(request, "_overview.html", principal, **_overview())
+    async def overview_fragment(_: Viewer) -> Response:
+        return HTMLResponse(_overview())
 
-    def _overview() -> dict[str, Any]:
-        items = queries.list_objects(store)
+    overview_cache: dict[tuple[int, int], str] = {}
+
+    def _overview() -> str:
+        """The overview's body, rendered once per store change: it is the same for every reader, and
+        every open tab fetches it again at each change."""
+        mark = store.change_mark()
+        if mark not in overview_cache:
+            overview_cache.clear()
+            overview_cache[mark] = templates.get_template("_overview.html").render(**_overview_data())
+        return overview_cache[mark]
+
+    def _overview_data() -> dict[str, Any]:
+        items = summaries.all()
         by_kind: dict[str, list[dict[str, Any]]] = {}
         for item in items:
             by_kind.setdefault(item["kind"], []).append(item)
@@ -134,7 +147,7 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
             "obj": queries.detail(store, stored),
             "events": [queries.event(e) for e in reversed(store.events(key, 50))],
             "history": [queries.history(h) for h in reversed(store.history(key, 30))],
-            "manifest_yaml": _yaml(queries.redacted(stored.manifest)),
+            "manifest_yaml": dump_documents([queries.redacted(stored.manifest)]),
         }
 
     @ui.get("/fragments/objects/{kind}/{namespace}/{name}/inventory")
@@ -222,7 +235,7 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
             # Runs keep milliseconds; events whole seconds: compare and show them alike.
             items += [{"at": r.created[:19] + "Z", "run": queries.run(r)} for r in runs.recent(limit=50)]
         items.sort(key=lambda item: item["at"], reverse=True)
-        kinds = [k["kind"] for k in queries.kinds(store)] + ["PipelineRun"]
+        kinds = [k["kind"] for k in queries.kinds(summaries.all())] + ["PipelineRun"]
         return {"items": items[:200], "kind": kind or "", "kinds": kinds}
 
     @ui.get("/commits/{namespace}/{name}/{sha}")
@@ -240,10 +253,5 @@ def router(reactor: Reactor, stopping: asyncio.Event) -> APIRouter:
 
 def _local(target: str) -> str:
     """Only a path on this server may follow a login: never another site."""
-    return target if target.startswith("/") and not target.startswith("//") else f"{PREFIX}/"
-
-
-def _yaml(obj: Any) -> str:
-    from gitferry.api.manifests import dump_documents
-
-    return dump_documents([obj])
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if local else f"{PREFIX}/"

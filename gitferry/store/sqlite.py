@@ -167,6 +167,10 @@ class Store:
             sql += " WHERE " + " AND ".join(clauses)
         return [_stored(row) for row in self._db.execute(sql + " ORDER BY kind, namespace, name", args)]
 
+    def kinds(self) -> list[str]:
+        """The kinds of the objects stored (not deleted)."""
+        return [r[0] for r in self._db.execute("SELECT DISTINCT kind FROM objects WHERE deleted=0 ORDER BY kind")]
+
     def mark_deleted(self, key: ObjectKey) -> None:
         with self.transaction() as db:
             db.execute(
