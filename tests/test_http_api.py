@@ -467,3 +467,18 @@ def test_concurrent_requests_share_the_store_safely(tmp_path: Path) -> None:
         assert all(used[f"reader-{i}"] for i in range(20))
 
     run(ready(tmp_path), scenario)
+
+
+def test_a_suspend_from_the_cli_leaves_the_same_trail(tmp_path: Path) -> None:
+    import getpass
+
+    cluster = ready(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "gitferry", "--data-dir", str(tmp_path / "data"), "suspend", "kustomization", "apps"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    [event] = [e for e in cluster.store.events(APPS) if e.reason == "Suspended"]
+    assert event.message == f"suspended by {getpass.getuser()} with the CLI"

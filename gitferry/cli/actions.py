@@ -4,6 +4,7 @@ there is one (its control socket), and otherwise run the reconcile in this proce
 from __future__ import annotations
 
 import asyncio
+import getpass
 from typing import Annotated
 
 import typer
@@ -106,6 +107,8 @@ def _set_suspended(key: ObjectKey, suspended: bool) -> None:
     _existing(store, key)
     store.set_suspended(key, suspended)
     word = "suspended" if suspended else "resumed"
+    # The same trail as the HTTP API's actions: who, and how.
+    store.add_event(key, "Normal", word.capitalize(), f"{word} by {getpass.getuser()} with the CLI")
     console.print(f"[green]✔[/green] {key.kind} {key.namespace}/{key.name} {word}")
     if not suspended:
         _run([key])
