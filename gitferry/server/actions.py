@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from gitferry.api.keys import ObjectKey
 from gitferry.server.auth import Principal
+from gitferry.server.problems import ConflictError, NotFoundError
 
 if TYPE_CHECKING:
     from gitferry.reactor.loop import Reactor
@@ -18,14 +19,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("gitferry.audit")
 
 Verb = Literal["reconcile", "suspend", "resume"]
-
-
-class NotFoundError(Exception):
-    """The object or run named does not exist; the message says which."""
-
-
-class ConflictError(Exception):
-    """The action cannot be done in the object's present state (a finished run cannot be cancelled)."""
 
 
 def _record(reactor: Reactor, key: ObjectKey, reason: str, what: str, principal: Principal, note: str) -> str:

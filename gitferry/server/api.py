@@ -18,7 +18,7 @@ from gitferry.api.keys import ObjectKey
 from gitferry.controllers import diffs
 from gitferry.errors import GitferryError
 from gitferry.reactor.loop import Reactor
-from gitferry.server import actions, queries, streams
+from gitferry.server import actions, problems, queries, streams
 from gitferry.server.auth import Principal, admin, viewer
 from gitferry.store import runs as records
 from gitferry.store.sqlite import StoredObject
@@ -43,10 +43,10 @@ def find(reactor: Reactor, kind: str, namespace: str, name: str) -> StoredObject
     resolved = queries.resolve_kind(store, kind)
     if resolved is None:
         known = ", ".join(queries.KIND_ORDER)
-        raise actions.NotFoundError(f"unknown kind {kind!r} (kinds: {known}, and any other kind stored such as Secret)")
+        raise problems.NotFoundError(f"unknown kind {kind!r} (kinds: {known}, and any other kind stored, as Secret)")
     stored = store.get_object(ObjectKey(resolved, namespace, name))
     if stored is None or stored.deleted:
-        raise actions.NotFoundError(f"{resolved} {namespace}/{name} not found")
+        raise problems.NotFoundError(f"{resolved} {namespace}/{name} not found")
     return stored
 
 
@@ -108,7 +108,7 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     async def object_diff(_: Viewer, kind: str, namespace: str, name: str) -> JSONResponse:
         stored = find(reactor, kind, namespace, name)
         if stored.key.kind != "Kustomization":
-            raise actions.NotFoundError(
+            raise problems.NotFoundError(
                 f"{stored.key.kind} {namespace}/{name} has no diff: only Kustomizations apply objects"
             )
         try:
@@ -157,7 +157,7 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     def _run(name: str) -> records.RunRecord:
         record = runs.get(name)
         if record is None:
-            raise actions.NotFoundError(f"PipelineRun {name} not found")
+            raise problems.NotFoundError(f"PipelineRun {name} not found")
         return record
 
     @api.get("/pipelineruns/{name}", summary="A run with its tasks and steps")

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 
 from gitferry import __version__
 from gitferry.reactor.loop import Reactor
-from gitferry.server import actions, api, queries, receiving, ui
+from gitferry.server import api, problems, queries, receiving, ui
 from gitferry.server.auth import AuthError
 
 log = logging.getLogger("gitferry.server")
@@ -86,12 +86,12 @@ def create_app(reactor: Reactor) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return _problem(request, error.status, error.message, headers)
 
-    @app.exception_handler(actions.NotFoundError)
-    async def not_found(request: Request, error: actions.NotFoundError) -> Response:
+    @app.exception_handler(problems.NotFoundError)
+    async def not_found(request: Request, error: problems.NotFoundError) -> Response:
         return _problem(request, 404, str(error))
 
-    @app.exception_handler(actions.ConflictError)
-    async def conflict(request: Request, error: actions.ConflictError) -> Response:
+    @app.exception_handler(problems.ConflictError)
+    async def conflict(request: Request, error: problems.ConflictError) -> Response:
         return _problem(request, 409, str(error))
 
     @app.exception_handler(RequestValidationError)

@@ -24,7 +24,7 @@ from gitferry.controllers import diffs
 from gitferry.errors import GitferryError
 from gitferry.pipelines.resolution import task_nodes
 from gitferry.reactor.loop import Reactor
-from gitferry.server import actions, graphs, queries, streams
+from gitferry.server import actions, graphs, problems, queries, streams
 from gitferry.server.api import find, sse
 from gitferry.server.auth import COOKIE, Principal, admin, viewer
 from gitferry.sources.git import show_commit
@@ -188,7 +188,7 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     def _run(name: str) -> dict[str, Any]:
         record = runs.get(name)
         if record is None:
-            raise actions.NotFoundError(f"PipelineRun {name} not found")
+            raise problems.NotFoundError(f"PipelineRun {name} not found")
         detail = queries.run_detail(runs, record)
         return {"run": detail, "graph": _graph(record, detail["tasks"])}
 
