@@ -331,6 +331,9 @@ def test_secrets_values_appear_in_no_response(tmp_path: Path) -> None:
         api.client.cookies.set("gitferry_session", api.admin)
         cli_secret = (await api.get("/api/v1/objects/Secret/flux-system/cli")).json()
         assert cli_secret["manifest"]["data"] == {"token": "*** (masked)"}
+        assert (cli_secret["state"], cli_secret["message"]) == ("stored", "")  # kept, not reconciled
+        overview = (await api.client.get("/ui/")).text
+        assert 'data-object="Secret/' not in overview  # the overview shows what gitferry reconciles
         ks = "/objects/Kustomization/flux-system/apps"
         paths = [
             "/api/v1/objects", "/api/v1/objects/Secret/flux-system/cli", "/api/v1/events?limit=1000",

@@ -53,7 +53,10 @@ def redacted(obj: Resource) -> Resource:
 
 
 def state_of(stored: StoredObject, status: dict[str, Any]) -> str:
-    """One word for the badge: suspended, ready, failed, progressing or unknown."""
+    """One word for the badge: suspended, ready, failed, progressing or unknown; ``stored`` for what
+    gitferry keeps but does not reconcile (a Secret made by ``gitferry create secret``)."""
+    if stored.key.kind not in SELF_MANAGED_KINDS:
+        return "stored"
     if stored.is_suspended:
         return "suspended"
     ready = statuses.condition_of(status)
@@ -88,7 +91,7 @@ def summary(stored: StoredObject, status: dict[str, Any], sources: dict[ObjectKe
         "sync": sync_of(stored, status, sources),
         "ready": ready.get("status", "Unknown"),
         "reason": ready.get("reason", ""),
-        "message": ready.get("message", "waiting to be reconciled" if not ready else ""),
+        "message": ready.get("message", "waiting to be reconciled" if stored.key.kind in SELF_MANAGED_KINDS else ""),
         "since": ready.get("lastTransitionTime", ""),
         "suspended": stored.is_suspended,
         "detail": {"label": label, "value": value_of(status)} if label else None,

@@ -118,11 +118,11 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
         return overview_cache[mark]
 
     def _overview_data() -> dict[str, Any]:
-        items = summaries.all()
+        items = [item for item in summaries.all() if item["kind"] in queries.KIND_ORDER]  # what gitferry reconciles
         by_kind: dict[str, list[dict[str, Any]]] = {}
         for item in items:
             by_kind.setdefault(item["kind"], []).append(item)
-        order = [k for k in queries.KIND_ORDER if k in by_kind] + sorted(set(by_kind) - set(queries.KIND_ORDER))
+        order = [k for k in queries.KIND_ORDER if k in by_kind]
         counts: dict[str, int] = {}
         for item in items:
             counts[item["state"]] = counts.get(item["state"], 0) + 1
