@@ -10,7 +10,7 @@ One ``gitferry up`` serves the whole module, over a real GitOps repository appli
 Every interval is ``1h`` (and the Repository's polling is off), so after the first sync nothing runs
 unless a test asks for it: what a test sees change, its own click or API call caused. Tests run in
 file order and share the store; each one leaves the objects as it found them (resumed, ready).
-Screenshots of the pages go to docs/screenshots/ (rewritten by every run).
+Screenshots of the pages go to docs/screenshots/ with GITFERRY_UPDATE_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ from tests.gitops import pod_names, wait_for
 
 pytestmark = [pytest.mark.podman, pytest.mark.e2e]
 
+# The README's screenshots: taken every run (a page that cannot be drawn fails the test), kept in
+# docs/screenshots/ only when asked, so a test run leaves the work tree as it was.
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+KEEP_SCREENSHOTS = os.environ.get("GITFERRY_UPDATE_SCREENSHOTS") == "1"
 NS = "flux-system"
 GOOD = ("Kustomization", NS, "web")
 BROKEN = ("Kustomization", NS, "broken")
@@ -328,8 +331,11 @@ def page(alice: BrowserContext) -> Iterator[Page]:
 
 
 def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    picture = page.screenshot(full_page=True)
+    assert picture.startswith(b"\x89PNG") and len(picture) > 10_000, f"{name}: no picture"
+    if KEEP_SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / name).write_bytes(picture)
 
 
 def badge(page: Page, obj: tuple[str, str, str]) -> Locator:
