@@ -2,6 +2,7 @@
 
     GitferryError
     ├── InvalidObjectError      a user's object or manifest is wrong (permanent until Git changes)
+    │   ├── PathNotFoundError    a Kustomization's spec.path is not in its source's artifact
     │   ├── UnsupportedError     a field or kind gitferry does not implement yet
     │   └── RejectedObjectError  a Kubernetes API server refused an object as invalid (400, 422)
     ├── CommandError            an external tool (git, kustomize, podman) failed
@@ -26,6 +27,10 @@ class GitferryError(Exception):
 
 class InvalidObjectError(GitferryError):
     """A user's object or manifest is invalid: retrying cannot help until Git changes."""
+
+
+class PathNotFoundError(InvalidObjectError):
+    """A Kustomization's ``spec.path`` is not in its source's artifact (Flux's reason: ArtifactFailed)."""
 
 
 class UnsupportedError(InvalidObjectError):

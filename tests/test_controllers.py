@@ -280,6 +280,18 @@ def test_failing_kustomize_build_gives_kustomizes_reason(cluster: Cluster) -> No
     assert statuses.condition_of(cluster.status(APPS))["reason"] == statuses.BUILD_FAILED  # type: ignore[index]
 
 
+def test_a_path_not_in_git_is_an_artifact_failure_that_stalls(cluster: Cluster) -> None:
+    """As Flux says it: reason ArtifactFailed, and Stalled until Git changes."""
+    cluster.write({"clusters/local/apps.yaml": APPS_KS.replace("path: ./apps", "path: ./gone")})
+    cluster.commit("apps moved, but not in Git")
+    cluster.run(ROOT_SOURCE)
+    ready, text = cluster.ready(APPS)
+    assert ready is False and cluster.target.get(WEB) is not None, "what ran keeps running"
+    assert "field spec.path: directory './gone' not found in the source" in text, text
+    assert statuses.condition_of(cluster.status(APPS))["reason"] == statuses.ARTIFACT_FAILED  # type: ignore[index]
+    assert statuses.condition_of(cluster.status(APPS), "Stalled") is not None
+
+
 def test_strict_substitution_names_the_variable(cluster: Cluster) -> None:
     cluster.world.strict_substitute = True
     text = _broken(cluster, {"apps/web.yaml": DEPLOYMENT.replace("localhost/web:1", "localhost/web:${TAG}")}, "tag var")

@@ -24,7 +24,14 @@ from gitferry.controllers.gitrepository import artifact_from_status
 from gitferry.controllers.inventory import changes, inventory_entries, to_prune
 from gitferry.controllers.outcome import Outcome
 from gitferry.controllers.world import SELF_MANAGED_KINDS, RenderCacheEntry, World
-from gitferry.errors import DependencyNotReadyError, GitferryError, InvalidObjectError, RenderError, is_permanent
+from gitferry.errors import (
+    DependencyNotReadyError,
+    GitferryError,
+    InvalidObjectError,
+    PathNotFoundError,
+    RenderError,
+    is_permanent,
+)
 from gitferry.render import build as render_build
 from gitferry.render.substitute import merge_variables
 from gitferry.store.sqlite import BOOTSTRAP_OWNER, StoredObject
@@ -359,6 +366,8 @@ def _fail(
         reason = statuses.DEPENDENCY_NOT_READY
     elif isinstance(error, RenderError):
         reason = statuses.BUILD_FAILED
+    elif isinstance(error, PathNotFoundError):
+        reason = statuses.ARTIFACT_FAILED
     elif permanent:
         reason = statuses.INVALID
     else:

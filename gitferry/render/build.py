@@ -29,7 +29,7 @@ from gitferry.api import goyaml, kinds, manifests
 from gitferry.api.keys import ObjectKey
 from gitferry.api.kustomizations import API_VERSION, Kustomization
 from gitferry.api.manifests import Manifest, Resource
-from gitferry.errors import CommandError, InvalidObjectError, RenderError
+from gitferry.errors import CommandError, InvalidObjectError, PathNotFoundError, RenderError
 from gitferry.render import generator, substitute
 
 _GROUP = API_VERSION.split("/")[0]
@@ -89,7 +89,7 @@ def _prepare(source_root: Path, root: Path, kustomization: Kustomization, label:
     _drop_escaping_symlinks(root)
     build_dir = root / path
     if not build_dir.is_dir():
-        raise InvalidObjectError(
+        raise PathNotFoundError(
             f"{label}: field spec.path: directory {kustomization.spec.path!r} not found in the source"
         )
     found = _kustomization_file(build_dir)

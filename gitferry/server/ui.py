@@ -42,6 +42,10 @@ def object_url(kind: str, namespace: str, name: str) -> str:
 
 templates.env.globals["object_url"] = object_url
 templates.env.filters["plural"] = queries.plural
+# Where the object is named just before its message: the message's own "Kind ns/name: " is not repeated.
+templates.env.filters["after_name"] = lambda message, o: str(message).removeprefix(
+    f"{o['kind']} {o['namespace']}/{o['name']}: "
+)
 # 'main@sha1:' and 12 hex digits, as git abbreviates: the full revision is in the link's title.
 templates.env.filters["short_revision"] = lambda revision: str(revision)[: str(revision).find(":") + 13]
 
