@@ -485,3 +485,43 @@ def test_a_suspend_from_the_cli_leaves_the_same_trail(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     [event] = [e for e in cluster.store.events(APPS) if e.reason == "Suspended"]
     assert event.message == f"suspended by {getpass.getuser()} with the CLI"
+
+
+def test_the_overview_of_a_large_fleet_lists_what_is_unwell_and_links_to_the_rest(tmp_path: Path) -> None:
+    from gitferry.controllers import statuses
+
+    cluster = ready(tmp_path)
+    store = cluster.store
+    for i in range(150):
+        name = f"team-{i:03d}"
+        store.put_object(
+            {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+             "metadata": {"name": name, "namespace": "fleet"},
+             "spec": {"interval": "1h", "path": f"./{name}", "sourceRef": {"kind": "GitRepository", "name": "x"}}},
+            owner="bootstrap",
+        )  # fmt: skip
+        failing = i % 50 == 7
+        store.put_status(
+            ObjectKey("Kustomization", "fleet", name),
+            statuses.mark({}, ready=not failing, reason="Test", message=f"{name} says hi", generation=1),
+        )
+    token = Tokens(store).create("viewer", Role.VIEWER)
+
+    async def scenario() -> None:
+        # An idle reactor: the fleet's made-up statuses stay as written.
+        app = create_app(Reactor(cluster.world, idle_start=True))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gitferry", cookies={"gitferry_session": token}
+        ) as client:
+            overview = (await client.get("/ui/")).text
+            rows = overview.count('data-object="Kustomization/')
+            assert rows == 100 + 3, "100 rows in the table, and the 3 failing ones again in the failing list"
+            for i in (7, 57, 107):
+                assert overview.count(f'data-object="Kustomization/fleet/team-{i:03d}"') == 2
+            assert "52 more, all ready: show all 152 Kustomizations" in overview
+            everything = (await client.get("/ui/kinds/kustomization")).text
+            assert everything.count('data-object="Kustomization/') == 152
+            assert (await client.get("/ui/kinds/Widget")).status_code == 404
+
+    asyncio.run(scenario())

@@ -63,6 +63,18 @@ def _graph(record: records.RunRecord, tasks: list[dict[str, Any]]) -> str:
     return graphs.task_graph_svg(nodes)
 
 
+AT_A_GLANCE = 100  # rows per kind on the overview; every object that is not ready is shown whatever the count
+
+
+def _at_a_glance(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the overview lists of one kind: everything not ready, then ready ones up to AT_A_GLANCE
+    (a fleet of 1,000 would otherwise make a page of 600 KiB that every open tab fetches at each change)."""
+    if len(objects) <= AT_A_GLANCE:
+        return objects
+    unwell = [o for o in objects if o["state"] != "ready"]
+    return unwell + [o for o in objects if o["state"] == "ready"][: max(0, AT_A_GLANCE - len(unwell))]
+
+
 def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summaries) -> APIRouter:
     store = reactor.world.store
     runs = reactor.world.pipelines.store
@@ -132,7 +144,22 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
             counts[item["state"]] = counts.get(item["state"], 0) + 1
         failing = [i for i in items if i["state"] == "failed"]
         recent = [queries.run(r) for r in runs.recent(limit=10)]
-        return {"kinds": [(k, by_kind[k]) for k in order], "counts": counts, "failing": failing, "runs": recent}
+        kinds = [(k, _at_a_glance(by_kind[k]), len(by_kind[k])) for k in order]
+        return {"kinds": kinds, "counts": counts, "failing": failing, "runs": recent}
+
+    @ui.get("/kinds/{kind}")
+    async def kind_page(request: Request, principal: Viewer, kind: str) -> Response:
+        return render(request, "kind.html", principal, **_kind(kind))
+
+    @ui.get("/fragments/kinds/{kind}")
+    async def kind_fragment(request: Request, principal: Viewer, kind: str) -> Response:
+        return render(request, "_kind.html", principal, **_kind(kind))
+
+    def _kind(text: str) -> dict[str, Any]:
+        kind = queries.resolve_kind(store, text)
+        if kind is None:
+            raise problems.NotFoundError(f"unknown kind {text!r}")
+        return {"kind": kind, "objects": summaries.select(kind, None, None)}
 
     @ui.get("/objects/{kind}/{namespace}/{name}")
     async def object_page(request: Request, principal: Viewer, kind: str, namespace: str, name: str) -> Response:
