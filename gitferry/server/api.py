@@ -19,7 +19,7 @@ from gitferry.controllers import diffs
 from gitferry.errors import GitferryError
 from gitferry.reactor.loop import Reactor
 from gitferry.server import actions, problems, queries, streams
-from gitferry.server.auth import Principal, admin, viewer
+from gitferry.server.auth import Principal, requires
 from gitferry.store import runs as records
 from gitferry.store.sqlite import StoredObject
 
@@ -50,6 +50,13 @@ def find(reactor: Reactor, kind: str, namespace: str, name: str) -> StoredObject
     return stored
 
 
+def find_run(runs: records.PipelineRuns, name: str) -> records.RunRecord:
+    record = runs.get(name)
+    if record is None:
+        raise problems.NotFoundError(f"PipelineRun {name} not found")
+    return record
+
+
 def sse(stream: Any) -> StreamingResponse:
     return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
@@ -58,8 +65,8 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     store = reactor.world.store
     runs = reactor.world.pipelines.store
 
-    Viewer = Annotated[Principal, Depends(viewer(store))]
-    Admin = Annotated[Principal, Depends(admin(store))]
+    Viewer = Annotated[Principal, Depends(requires(store))]
+    Admin = Annotated[Principal, Depends(requires(store, act=True))]
     api = APIRouter(prefix=PREFIX, tags=["gitferry"])
 
     @api.get("/whoami", summary="The token's name and role")
@@ -154,26 +161,20 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     ) -> JSONResponse:
         return ok([queries.run(r) for r in runs.recent(limit=limit, repository=repository)])
 
-    def _run(name: str) -> records.RunRecord:
-        record = runs.get(name)
-        if record is None:
-            raise problems.NotFoundError(f"PipelineRun {name} not found")
-        return record
-
     @api.get("/pipelineruns/{name}", summary="A run with its tasks and steps")
     async def get_run(_: Viewer, name: str) -> JSONResponse:
-        return ok(queries.run_detail(runs, _run(name)))
+        return ok(queries.run_detail(runs, find_run(runs, name)))
 
     @api.get("/pipelineruns/{name}/logs", summary="Log lines after an id")
     async def run_logs(
         _: Viewer, name: str, after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1)] = 10_000
     ) -> JSONResponse:
-        _run(name)
+        find_run(runs, name)
         return ok([queries.log_line(line) for line in runs.logs(name, after=after, limit=limit)])
 
     @api.get("/pipelineruns/{name}/logs/stream", summary="Log lines as server-sent events until the run ends")
     async def stream_logs(_: Viewer, name: str, request: Request, after: Annotated[int, Query(ge=0)] = 0) -> Any:
-        _run(name)
+        find_run(runs, name)
 
         def as_json(batch: list[records.LogLine]) -> tuple[str, str]:
             return "lines", json.dumps([queries.log_line(line) for line in batch])

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -38,16 +38,10 @@ def _problem(request: Request, status: int, message: str, headers: dict[str, str
     if not _is_page(request):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     if request.headers.get("hx-request"):  # a fragment: a line in place, not a whole page
-        return HTMLResponse(f'<span class="flash error">{_escape(message)}</span>', status_code=status)
+        return ui.flash(message, "error", status)
     return ui.templates.TemplateResponse(
         request, "error.html", {"message": message, "principal": None, "can_act": False}, status_code=status
     )
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=False)
 
 
 def create_app(reactor: Reactor) -> FastAPI:

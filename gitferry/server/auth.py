@@ -78,23 +78,12 @@ def authenticate(store: Store, request: Request, *, act: bool = False) -> Princi
     return principal
 
 
-# The dependencies are coroutines so FastAPI runs them on the loop, where the store is used, not in
-# its thread pool (one SQLite connection shared by threads breaks transactions).
-
-
-def viewer(store: Store) -> Callable[[Request], Awaitable[Principal]]:
-    """A FastAPI dependency: any valid token."""
+def requires(store: Store, *, act: bool = False) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: any valid token, or with ``act`` an admin token (and, from a browser, a
+    same-site post). A coroutine, so FastAPI runs it on the loop, where the store is used, and not in
+    its thread pool (one SQLite connection shared by threads breaks transactions)."""
 
     async def dependency(request: Request) -> Principal:
-        return authenticate(store, request)
-
-    return dependency
-
-
-def admin(store: Store) -> Callable[[Request], Awaitable[Principal]]:
-    """A FastAPI dependency: an admin token (and, from a browser, a same-site post)."""
-
-    async def dependency(request: Request) -> Principal:
-        return authenticate(store, request, act=True)
+        return authenticate(store, request, act=act)
 
     return dependency

@@ -18,15 +18,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from gitferry.api.keys import ObjectKey
 from gitferry.api.manifests import dump_documents
 from gitferry.controllers import diffs
 from gitferry.errors import GitferryError
 from gitferry.pipelines.resolution import task_nodes
 from gitferry.reactor.loop import Reactor
 from gitferry.server import actions, graphs, problems, queries, streams
-from gitferry.server.api import find, sse
-from gitferry.server.auth import COOKIE, Principal, admin, viewer
+from gitferry.server.api import find, find_run, sse
+from gitferry.server.auth import COOKIE, Principal, requires
 from gitferry.sources.git import show_commit
 from gitferry.store import runs as records
 from gitferry.store.tokens import Tokens
@@ -79,8 +78,8 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     store = reactor.world.store
     runs = reactor.world.pipelines.store
     ui = APIRouter(prefix=PREFIX, include_in_schema=False)
-    Viewer = Annotated[Principal, Depends(viewer(store))]
-    Admin = Annotated[Principal, Depends(admin(store))]
+    Viewer = Annotated[Principal, Depends(requires(store))]
+    Admin = Annotated[Principal, Depends(requires(store, act=True))]
 
     def render(
         request: Request, template: str, principal: Principal | None, status: int = 200, **values: Any
@@ -147,39 +146,60 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
         kinds = [(k, _at_a_glance(by_kind[k]), len(by_kind[k])) for k in order]
         return {"kinds": kinds, "counts": counts, "failing": failing, "runs": recent}
 
-    @ui.get("/kinds/{kind}")
-    async def kind_page(request: Request, principal: Viewer, kind: str) -> Response:
-        return render(request, "kind.html", principal, **_kind(kind))
+    def live(path: str, template: str, data: Callable[[Request], dict[str, Any]]) -> None:
+        """A page at ``path`` (``template``.html) and its live part at ``/fragments`` + ``path``
+        (``_template``.html), which the page fetches again when the store changes: both from ``data``,
+        which reads the request's path and query parameters."""
 
-    @ui.get("/fragments/kinds/{kind}")
-    async def kind_fragment(request: Request, principal: Viewer, kind: str) -> Response:
-        return render(request, "_kind.html", principal, **_kind(kind))
+        @ui.get(path, name=f"{template}_page")
+        async def page(request: Request, principal: Viewer) -> Response:
+            return render(request, f"{template}.html", principal, **data(request))
 
-    def _kind(text: str) -> dict[str, Any]:
+        @ui.get(f"/fragments{path}", name=f"{template}_fragment")
+        async def fragment(request: Request, principal: Viewer) -> Response:
+            return render(request, f"_{template}.html", principal, **data(request))
+
+    def _kind(request: Request) -> dict[str, Any]:
+        text = request.path_params["kind"]
         kind = queries.resolve_kind(store, text)
         if kind is None:
             raise problems.NotFoundError(f"unknown kind {text!r}")
         return {"kind": kind, "objects": summaries.select(kind, None, None)}
 
-    @ui.get("/objects/{kind}/{namespace}/{name}")
-    async def object_page(request: Request, principal: Viewer, kind: str, namespace: str, name: str) -> Response:
-        stored = find(reactor, kind, namespace, name)
-        return render(request, "object.html", principal, **_object(stored.key))
-
-    @ui.get("/fragments/objects/{kind}/{namespace}/{name}")
-    async def object_fragment(request: Request, principal: Viewer, kind: str, namespace: str, name: str) -> Response:
-        stored = find(reactor, kind, namespace, name)
-        return render(request, "_object.html", principal, **_object(stored.key))
-
-    def _object(key: ObjectKey) -> dict[str, Any]:
-        stored = store.get_object(key)
-        assert stored is not None
+    def _object(request: Request) -> dict[str, Any]:
+        stored = find(reactor, **request.path_params)
         return {
             "obj": queries.detail(store, stored),
-            "events": [queries.event(e) for e in reversed(store.events(key, 50))],
-            "history": [queries.history(h) for h in reversed(store.history(key, 30))],
+            "events": [queries.event(e) for e in reversed(store.events(stored.key, 50))],
+            "history": [queries.history(h) for h in reversed(store.history(stored.key, 30))],
             "manifest_yaml": dump_documents([queries.redacted(stored.manifest)]),
         }
+
+    def _runs(_: Request) -> dict[str, Any]:
+        return {"runs": [queries.run(r) for r in runs.recent(limit=100)]}
+
+    def _run(request: Request) -> dict[str, Any]:
+        record = find_run(runs, request.path_params["name"])
+        detail = queries.run_detail(runs, record)
+        return {"run": detail, "graph": _graph(record, detail["tasks"])}
+
+    def _timeline(request: Request) -> dict[str, Any]:
+        kind = request.query_params.get("kind") or None
+        items: list[dict[str, Any]] = [
+            {"at": e.time, "event": queries.event(e)} for e in store.events(None, 200, kind=kind)
+        ]
+        if not kind or kind == "PipelineRun":
+            # Runs keep milliseconds; events whole seconds: compare and show them alike.
+            items += [{"at": r.created[:19] + "Z", "run": queries.run(r)} for r in runs.recent(limit=50)]
+        items.sort(key=lambda item: item["at"], reverse=True)
+        kinds = [k["kind"] for k in queries.kinds(summaries.all())] + ["PipelineRun"]
+        return {"items": items[:200], "kind": kind or "", "kinds": kinds}
+
+    live("/kinds/{kind}", "kind", _kind)
+    live("/objects/{kind}/{namespace}/{name}", "object", _object)
+    live("/runs", "runs", _runs)
+    live("/runs/{name}", "run", _run)
+    live("/timeline", "timeline", _timeline)
 
     @ui.get("/fragments/objects/{kind}/{namespace}/{name}/inventory")
     async def inventory_fragment(request: Request, principal: Viewer, kind: str, namespace: str, name: str) -> Response:
@@ -199,8 +219,7 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     def _act(verb: actions.Verb) -> Page:
         async def act(request: Request, principal: Admin, kind: str, namespace: str, name: str) -> Response:
             stored = find(reactor, kind, namespace, name)
-            message = actions.act(reactor, principal, verb, stored.key, with_source=False, note="")
-            return HTMLResponse(f'<span class="flash ok">{html.escape(message, quote=False)}</span>')
+            return flash(actions.act(reactor, principal, verb, stored.key, with_source=False, note=""))
 
         act.__name__ = f"ui_{verb}"
         return act
@@ -208,32 +227,9 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     for verb in ("reconcile", "suspend", "resume"):
         ui.post(f"/objects/{{kind}}/{{namespace}}/{{name}}/{verb}")(_act(verb))
 
-    @ui.get("/runs")
-    async def runs_page(request: Request, principal: Viewer) -> Response:
-        return render(request, "runs.html", principal, runs=[queries.run(r) for r in runs.recent(limit=100)])
-
-    @ui.get("/fragments/runs")
-    async def runs_fragment(request: Request, principal: Viewer) -> Response:
-        return render(request, "_runs.html", principal, runs=[queries.run(r) for r in runs.recent(limit=100)])
-
-    def _run(name: str) -> dict[str, Any]:
-        record = runs.get(name)
-        if record is None:
-            raise problems.NotFoundError(f"PipelineRun {name} not found")
-        detail = queries.run_detail(runs, record)
-        return {"run": detail, "graph": _graph(record, detail["tasks"])}
-
-    @ui.get("/runs/{name}")
-    async def run_page(request: Request, principal: Viewer, name: str) -> Response:
-        return render(request, "run.html", principal, **_run(name))
-
-    @ui.get("/fragments/runs/{name}")
-    async def run_fragment(request: Request, principal: Viewer, name: str) -> Response:
-        return render(request, "_run.html", principal, **_run(name))
-
     @ui.get("/runs/{name}/logs/stream")
     async def run_log_stream(request: Request, principal: Viewer, name: str) -> Response:
-        _run(name)
+        find_run(runs, name)
 
         def as_html(batch: list[records.LogLine]) -> tuple[str, str]:
             lines = "".join(
@@ -247,27 +243,7 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
 
     @ui.post("/runs/{name}/cancel")
     async def cancel_run(request: Request, principal: Admin, name: str) -> Response:
-        message = actions.cancel_run(reactor, principal, name, "")
-        return HTMLResponse(f'<span class="flash ok">{html.escape(message, quote=False)}</span>')
-
-    @ui.get("/timeline")
-    async def timeline(request: Request, principal: Viewer, kind: str | None = None) -> Response:
-        return render(request, "timeline.html", principal, **_timeline(kind))
-
-    @ui.get("/fragments/timeline")
-    async def timeline_fragment(request: Request, principal: Viewer, kind: str | None = None) -> Response:
-        return render(request, "_timeline.html", principal, **_timeline(kind))
-
-    def _timeline(kind: str | None) -> dict[str, Any]:
-        items: list[dict[str, Any]] = [
-            {"at": e.time, "event": queries.event(e)} for e in store.events(None, 200, kind=kind or None)
-        ]
-        if not kind or kind == "PipelineRun":
-            # Runs keep milliseconds; events whole seconds: compare and show them alike.
-            items += [{"at": r.created[:19] + "Z", "run": queries.run(r)} for r in runs.recent(limit=50)]
-        items.sort(key=lambda item: item["at"], reverse=True)
-        kinds = [k["kind"] for k in queries.kinds(summaries.all())] + ["PipelineRun"]
-        return {"items": items[:200], "kind": kind or "", "kinds": kinds}
+        return flash(actions.cancel_run(reactor, principal, name, ""))
 
     @ui.get("/commits/{namespace}/{name}/{sha}")
     async def commit_page(request: Request, principal: Viewer, namespace: str, name: str, sha: str) -> Response:
@@ -280,6 +256,11 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
                       shown=shown, problem=problem)  # fmt: skip
 
     return ui
+
+
+def flash(message: str, kind: str = "ok", status: int = 200) -> HTMLResponse:
+    """The one-line answer an action (or a refused fragment) shows in place."""
+    return HTMLResponse(f'<span class="flash {kind}">{html.escape(message, quote=False)}</span>', status_code=status)
 
 
 def _local(target: str) -> str:
