@@ -206,7 +206,8 @@ class Store:
 
     def statuses(self, kind: str | None = None) -> dict[ObjectKey, dict[str, Any]]:
         """Every status (of one kind), in one read: the list views show hundreds at once."""
-        sql, args = "SELECT kind, namespace, name, body FROM status", tuple[str, ...]()
+        sql = "SELECT kind, namespace, name, body FROM status"
+        args: tuple[str, ...] = ()
         if kind:
             sql, args = sql + " WHERE kind=?", (kind,)
         return {ObjectKey(r[0], r[1], r[2]): json.loads(r[3]) for r in self._db.execute(sql, args)}
