@@ -82,12 +82,20 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
     Admin = Annotated[Principal, Depends(requires(store, act=True))]
 
     def render(
-        request: Request, template: str, principal: Principal | None, status: int = 200, **values: Any
+        request: Request,
+        template: str,
+        principal: Principal | None,
+        status: int = 200,
+        *,
+        since: tuple[int, int] | None = None,
+        **values: Any,
     ) -> Response:
+        """``since``: the store's change mark read before the page's data, so that a write made while the
+        page was built is signalled by its stream at once."""
         values |= {
             "principal": principal,
             "can_act": bool(principal and principal.role.can_act),
-            "mark": streams.mark_text(store.change_mark()),
+            "mark": streams.mark_text(since or store.change_mark()),
         }
         return templates.TemplateResponse(request, template, values, status_code=status)
 
@@ -115,7 +123,8 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
 
     @ui.get("/")
     async def overview(request: Request, principal: Viewer) -> Response:
-        return render(request, "overview.html", principal, overview=Markup(_overview()))
+        since = store.change_mark()
+        return render(request, "overview.html", principal, since=since, overview=Markup(_overview()))
 
     @ui.get("/fragments/overview")
     async def overview_fragment(_: Viewer) -> Response:
@@ -153,7 +162,8 @@ def router(reactor: Reactor, stopping: asyncio.Event, summaries: queries.Summari
 
         @ui.get(path, name=f"{template}_page")
         async def page(request: Request, principal: Viewer) -> Response:
-            return render(request, f"{template}.html", principal, **data(request))
+            since = store.change_mark()
+            return render(request, f"{template}.html", principal, since=since, **data(request))
 
         @ui.get(f"/fragments{path}", name=f"{template}_fragment")
         async def fragment(request: Request, principal: Viewer) -> Response:
